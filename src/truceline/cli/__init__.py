@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "ingest_cmds",
     "log_cmds",
     "analysis_cmds",
+    "explain_cmds",
     "commission_cmds",
     "report_cmds",
     "web_cmds",
