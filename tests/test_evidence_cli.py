@@ -8,7 +8,7 @@ import json
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from conftest import SPEC
+from common import SPEC
 from truceline.cli import app
 from truceline.store import open_store
 from truceline.store.log_tables import log_entries

@@ -12,7 +12,7 @@ import time
 
 import sqlalchemy as sa
 
-from conftest import SensorNet, jsonl
+from common import SensorNet, jsonl
 from truceline import formats
 from truceline.evidence import consistency_proof, sign_head
 from truceline.evidence.audit import audit

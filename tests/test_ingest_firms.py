@@ -8,7 +8,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from conftest import SHARED_DATA
+from common import SHARED_DATA
 from truceline import formats
 from truceline.errors import InputError
 from truceline.evidence import inclusion_proof, latest_head

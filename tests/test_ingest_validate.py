@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import FIXTURES, SPEC, SensorNet, jsonl
+from common import FIXTURES, SPEC, SensorNet, jsonl
 from truceline.errors import InputError
 from truceline.ingest import Quarantine, load_registry, registry_from_json, validate_lines
 from truceline.ingest.validate import REASONS
@@ -114,7 +114,7 @@ SENSOR_OF = {"acoustic": "ac-1", "radar": "wlr-1", "uav": "uav-1", "satellite": 
 def test_bad_bodies_are_schema(net: SensorNet, kind: str, index: int):
     body = BAD_BODIES[kind][index]
     if kind == "radar":
-        from conftest import default_body
+        from common import default_body
 
         body = {**default_body("radar"), **body}
     assert _reason(net, net.report(SENSOR_OF[kind], body)) == "schema"
@@ -126,7 +126,7 @@ def test_default_bodies_accepted(net: SensorNet, kind: str):
 
 
 def test_radar_covariance_rounding_tolerated(net: SensorNet):
-    from conftest import default_body
+    from common import default_body
 
     body = default_body("radar")
     body["launch"] = {"lat": 1, "lon": 1, "cov_en_m2": [[4.0, 2.0], [2.0000000001, 1.0]]}  # singular, rounded

@@ -8,7 +8,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from conftest import FIXTURES, SPEC, SensorNet, jsonl
+from common import FIXTURES, SPEC, SensorNet, jsonl
 from truceline import formats
 from truceline.errors import TrucelineError
 from truceline.evidence import (
