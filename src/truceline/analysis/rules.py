@@ -418,3 +418,26 @@ def _fill_location(
         p.setdefault("distance_to_line_m", round(float(dist[k]), 1))
         zone = "buffer" if dist[k] <= buffer_m else (party[k] or "outside")
         p.setdefault("zone", zone)
+
+
+def check(events: list[Any], territory: Any, profile: Any = None) -> None:
+    """Pipeline hook: fill ``violations`` of analysis `Event` records from the profile's rules
+    (through `evaluate_rules` on their spec Feature form). Needs a territory for every
+    position rule; without one, nothing is evaluated."""
+    if territory is None or not events:
+        return
+    if profile is None:
+        from truceline.profile import load_profile
+
+        profile = load_profile()
+    from truceline.analysis.events import event_to_feature
+
+    features = [event_to_feature(e) for e in events]
+    evaluate_rules(features, territory, profile)
+    for e, f in zip(events, features, strict=True):
+        p = f["properties"]
+        e.violations = list(p["violations"])
+        if e.zone is None and p.get("zone") is not None:
+            e.zone = p["zone"]
+        if e.distance_to_line_m is None and p.get("distance_to_line_m") is not None:
+            e.distance_to_line_m = float(p["distance_to_line_m"])
