@@ -43,7 +43,7 @@ from truceline import formats
 from truceline.errors import InputError
 from truceline.evidence.keys import read_key_file, write_key_file
 from truceline.evidence.log import append_entries
-from truceline.ingest.canonical import canonical_bytes
+from truceline.jcs import canonical_bytes
 from truceline.ingest.registry import Sensor, registry_from_json
 from truceline.store import Store
 from truceline.store.reports import meta

@@ -31,7 +31,7 @@ import orjson
 from nacl.bindings import crypto_sign_open
 
 from truceline import formats
-from truceline.ingest.canonical import canonical_bytes_checked
+from truceline.jcs import canonical_bytes_checked
 
 MAX_LINE_BYTES = 1 << 20
 RAW_KEEP_CHARS = 65536

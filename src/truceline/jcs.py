@@ -20,7 +20,7 @@ that could differ; integer-valued floats are converted to ints and rendered agai
 anything else suspicious (exponents, `null`, 16+ digit runs, characters above U+FFFF)
 falls back to `rfc8785`, so the result is always exactly JCS. A search can also hit
 inside a string (e.g. a text containing `e-5` or `null`); that only costs the exact
-path, never a wrong answer. Equivalence with `rfc8785` is property-tested (tests/test_ingest_canonical.py).
+path, never a wrong answer. Equivalence with `rfc8785` is property-tested (tests/test_jcs.py). Shared by every stage through `truceline.formats.canonical_bytes`.
 """
 
 from __future__ import annotations

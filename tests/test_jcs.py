@@ -10,7 +10,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from truceline.ingest.canonical import canonical_bytes, canonical_bytes_checked
+from truceline.jcs import canonical_bytes, canonical_bytes_checked
 
 SAFE = 2**53 - 1
 
