@@ -1,0 +1,479 @@
+"""From associated clusters to located acoustic sources: wind priors, the vectorized fit,
+acceptance tests, launch/impact classification inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+from scipy.special import chdtri
+
+from . import geodesy
+from .acoustic import Arrays, Detections
+from .associate import AssociationConfig, Clusters, associate
+from .localize import Problem, Solution, calibrate_wind_spread, solve
+
+CLIMATE_WIND_SIGMA = 7.0  # m/s per component: prior when nothing nearby measures wind
+SPATIAL_WIND_SIGMA = 2.5  # m/s: how far the wind at an array may differ from nearby measurements
+WIND_RADIUS_M = 60000.0
+MIN_WIND_SPREAD = 0.3  # m/s
+WIND_WINDOW_S = 3600.0
+
+
+def _isf(p, dof):
+    """Upper-tail chi-square quantile (scipy.special, avoiding the slow scipy.stats import)."""
+    return chdtri(np.asarray(dof, float), p)
+
+
+@dataclass(slots=True)
+class AcousticSources:
+    """Located sources (one row each) with their member detections."""
+
+    det: np.ndarray  # (S,K) detection indices (-1 empty), outliers removed
+    sol: Solution
+    n_arrays: np.ndarray
+    label_votes: np.ndarray  # (S,3) launch/impact/unknown vote counts
+    accepted: np.ndarray  # bool
+    problem: Problem  # the final fit's problem rows (same order), for bounds and diagnostics
+    t_ref: float = 0.0
+    wind_spread: list = None  # calibrated spread (m/s) of unmeasured wind per round
+
+
+def wind_prior(arrays: Arrays, dets: Detections, lon, lat, t0, spread: float = SPATIAL_WIND_SIGMA
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Prior (mean, variance per component) of the wind near each event: the mean of the
+    winds measured within `WIND_RADIUS_M` and `WIND_WINDOW_S`, widened by the spatial
+    variability; climatology (0 +- 7 m/s) where nothing nearby measures wind."""
+    E = len(lon)
+    mean = np.zeros((E, 2))
+    var = np.full(E, CLIMATE_WIND_SIGMA**2)
+    has = np.isfinite(dets.wx)
+    if not has.any() or E == 0:
+        return mean, var
+    X, Y, centre = geodesy.project_region(np.r_[arrays.lon, lon], np.r_[arrays.lat, lat])
+    nA = len(arrays.ids)
+    ax, ay = X[:nA], Y[:nA]
+    ex, ey = X[nA:], Y[nA:]
+    # time bins of one hour: mean measured wind per (array, hour)
+    hb = np.floor(dets.t[has] / WIND_WINDOW_S).astype(np.int64)
+    key = hb * nA + dets.arr[has]
+    uk, inv = np.unique(key, return_inverse=True)
+    n = np.bincount(inv)
+    mx = np.bincount(inv, dets.wx[has]) / n
+    my = np.bincount(inv, dets.wy[has]) / n
+    k_hour, k_arr = uk // nA, uk % nA
+    sx = arrays.wind_sigma_mps[k_arr]
+    eh = np.floor(t0 / WIND_WINDOW_S).astype(np.int64)
+    for h in np.unique(eh):
+        sel_e = np.nonzero(eh == h)[0]
+        sel_m = np.nonzero(np.abs(k_hour - h) <= 0)[0]
+        if sel_m.size == 0:
+            continue
+        tree = cKDTree(np.c_[ax[k_arr[sel_m]], ay[k_arr[sel_m]]])
+        lists = tree.query_ball_point(np.c_[ex[sel_e], ey[sel_e]], WIND_RADIUS_M)
+        for j, lst in zip(sel_e, lists, strict=True):
+            if not lst:
+                continue
+            idx = sel_m[lst]
+            mean[j] = (mx[idx].mean(), my[idx].mean())
+            var[j] = spread**2 + float(np.mean(sx[idx] ** 2)) / len(idx)
+    return mean, var
+
+
+def _dc_var(dets: Detections, det: np.ndarray) -> np.ndarray:
+    """Prior variance of the common speed-of-sound offset of an event's arrays without a
+    thermometer: from the variance of their interpolated temperatures."""
+    from .localize import DC_DT
+
+    m = (det >= 0) & ~dets.has_T[np.maximum(det, 0)]
+    tv = np.where(m, dets.temp_var[np.maximum(det, 0)], 0.0)
+    n = m.sum(1)
+    v = np.where(n > 0, tv.sum(1) / np.maximum(n, 1), 1.0)
+    return np.maximum(DC_DT**2 * v, 1e-4)
+
+
+def compact(det: np.ndarray) -> np.ndarray:
+    """Valid slots first, columns trimmed to the largest cluster."""
+    if det.size == 0:
+        return det
+    order = np.argsort(det < 0, axis=1, kind="stable")
+    det = np.take_along_axis(det, order, axis=1)
+    k = max(int((det >= 0).sum(1).max()), 1)
+    return det[:, :k]
+
+
+def build_problem(arrays: Arrays, dets: Detections, det: np.ndarray, prior_w, prior_var, sig_sp=1.0) -> Problem:
+    m = det >= 0
+    d = np.maximum(det, 0)
+    a = dets.arr[d]
+    has_w = m & np.isfinite(dets.wx[d])
+    az = np.where(m, dets.az[d], np.nan)
+    return Problem(
+        m=m,
+        a_lon=arrays.lon[a],
+        a_lat=arrays.lat[a],
+        t=np.where(m, dets.t[d], 0.0),
+        sig_t=arrays.timing_sigma[a],
+        c=dets.c[d],
+        has_w=has_w,
+        wx=np.where(has_w, dets.wx[d], 0.0),
+        wy=np.where(has_w, dets.wy[d], 0.0),
+        wsig_s=arrays.wind_sigma_mps[a],
+        wsig_d=arrays.wind_sigma_rad[a],
+        az=az,
+        sig_az=arrays.az_sigma[a],
+        prior_w=np.c_[np.asarray(prior_w, float), np.zeros(len(det))],
+        prior_var=np.c_[np.asarray(prior_var, float), np.asarray(prior_var, float),
+                        _dc_var(dets, det)],
+        has_T=m & dets.has_T[d],
+        sig_sp=np.broadcast_to(np.asarray(sig_sp, float), (det.shape[0],)).copy(),
+    )
+
+
+def fit_calibrated(arrays: Arrays, dets: Detections, det: np.ndarray, lon, lat, t0, rounds: int = 1,
+                   spread: float | None = None):
+    """Fit all sources, then calibrate the spread of unmeasured wind (see
+    `localize.calibrate_wind_spread`) and refit with it, `rounds` times; a given `spread`
+    is used as is."""
+    if spread is not None:
+        pw, pv = wind_prior(arrays, dets, lon, lat, t0, spread=max(spread, 0.5))
+        P = build_problem(arrays, dets, det, pw, pv, sig_sp=spread)
+        sol = solve(P, lon, lat, t0)
+        return P, sol, spread, np.where(sol.m, det, -1)
+    spread = 1.0
+    pw, pv = wind_prior(arrays, dets, lon, lat, t0, spread=max(spread, 0.5))
+    P = build_problem(arrays, dets, det, pw, pv, sig_sp=spread)
+    sol = solve(P, lon, lat, t0)
+    det = np.where(sol.m, det, -1)
+    for _ in range(rounds):
+        # floor: the residuals of one fit cannot see the smooth (gradient) part of the wind
+        # field that the position absorbs, so the moment estimate is a lower bound
+        new = max(calibrate_wind_spread(sol, sol.converged), MIN_WIND_SPREAD)
+        if not np.isfinite(new) or abs(new - spread) < 0.05 * max(spread, 0.2):
+            break
+        spread = new
+        pw, pv = wind_prior(arrays, dets, lon, lat, t0, spread=max(spread, 0.5))
+        P = build_problem(arrays, dets, det, pw, pv, sig_sp=spread)
+        sol = solve(P, sol.lon, sol.lat, sol.t0)
+        det = np.where(sol.m, det, -1)
+    return P, sol, spread, det
+
+
+def completeness(arrays: Arrays, det: np.ndarray, dets: Detections, lon, lat) -> np.ndarray:
+    """Share of the arrays within the members' 75th-percentile distance of the source that
+    are members: near 1 for a real source (nearby arrays hear it), low for a chance
+    coincidence of detections of different sources."""
+    E = det.shape[0]
+    if E == 0:
+        return np.zeros(0)
+    m = det >= 0
+    a = dets.arr[np.maximum(det, 0)]
+    _, _, dist = geodesy.inverse(np.asarray(lon)[:, None], np.asarray(lat)[:, None], arrays.lon[a], arrays.lat[a])
+    dist = np.where(m, dist, np.nan)
+    n = m.sum(1)
+    srt = np.sort(np.where(m, dist, np.inf), axis=1)
+    q = np.clip(np.ceil(0.75 * n).astype(int) - 1, 0, srt.shape[1] - 1)
+    d75 = np.where(n > 0, srt[np.arange(E), q], 0.0)
+    X, Y, c = geodesy.project_region(np.r_[arrays.lon, lon], np.r_[arrays.lat, lat])
+    nA = len(arrays.ids)
+    tree = cKDTree(np.c_[X[:nA], Y[:nA]])
+    cnt = tree.query_ball_point(np.c_[X[nA:], Y[nA:]], d75 * 1.001 + 1.0, return_length=True)
+    within = (np.where(m, dist, np.inf) <= d75[:, None] * 1.001 + 1.0).sum(1)
+    return within / np.maximum(cnt, within).clip(1)
+
+
+def extend(arrays: Arrays, dets: Detections, det: np.ndarray, sol: Solution, ok: np.ndarray, spread: float,
+           k_ext: int = 48, z_gate: float = 3.5, small: int = 6, used: np.ndarray | None = None) -> np.ndarray:
+    """Give every accepted source the detections it explains at arrays it does not yet use:
+    predict the arrival at its `k_ext` nearest arrays with the fitted wind and take the
+    detection nearest the prediction within `z_gate` sigma, if that detection is free, or
+    held by a rejected cluster, or by a small cluster (<= `small` arrays) while this source
+    is larger: leftovers of a big source then no longer form chance clusters elsewhere."""
+    S, K = det.shape
+    acc = np.nonzero(ok)[0]
+    if acc.size == 0:
+        return det
+    nA = len(arrays.ids)
+    owner = np.full(len(dets), -1, dtype=np.int64)
+    rows, cols = np.nonzero(det >= 0)
+    owner[det[rows, cols]] = rows
+    n_of = (det >= 0).sum(1)
+    X, Y, _ = geodesy.project_region(np.r_[arrays.lon, sol.lon[acc]], np.r_[arrays.lat, sol.lat[acc]])
+    tree = cKDTree(np.c_[X[:nA], Y[:nA]])
+    k = min(k_ext, nA)
+    # reach of each source: its farthest member, plus a margin
+    a_mem = dets.arr[np.maximum(det[acc], 0)]
+    dx = X[a_mem] - X[nA:][:, None]
+    dy = Y[a_mem] - Y[nA:][:, None]
+    reach = np.where(det[acc] >= 0, np.hypot(dx, dy), 0.0).max(1) * 1.25 + 2000.0
+    dist, cand = tree.query(np.c_[X[nA:], Y[nA:]], k=k)
+    dist, cand = dist.reshape(acc.size, k), cand.reshape(acc.size, k)
+    valid = (cand < nA) & (dist <= reach[:, None])
+    member = np.zeros((acc.size, k), bool)
+    for j in range(det.shape[1]):
+        member |= (dets.arr[np.maximum(det[acc, j], 0)][:, None] == cand) & (det[acc, j] >= 0)[:, None]
+    valid &= ~member
+    ca = np.where(valid, cand, 0)
+    e, n, _ = geodesy.to_local(sol.lon[acc][:, None], sol.lat[acc][:, None], arrays.lon[ca], arrays.lat[ca])
+    d = np.maximum(np.hypot(e, n), 1.0)
+    ux, uy = e / d, n / d
+    # per-array still-air speed and measured wind (mean of the array's reports)
+    cnt = np.bincount(dets.arr, minlength=nA)
+    c_arr = np.where(cnt > 0, np.bincount(dets.arr, dets.c, nA) / np.maximum(cnt, 1), 340.0)
+    has = np.isfinite(dets.wx)
+    hc = np.bincount(dets.arr[has], minlength=nA)
+    mwx = np.where(hc > 0, np.bincount(dets.arr[has], dets.wx[has], nA) / np.maximum(hc, 1), np.nan)
+    mwy = np.where(hc > 0, np.bincount(dets.arr[has], dets.wy[has], nA) / np.maximum(hc, 1), np.nan)
+    meas = hc[ca] > 0
+    wx = np.where(meas, mwx[ca], sol.wind[acc, 0][:, None])
+    wy = np.where(meas, mwy[ca], sol.wind[acc, 1][:, None])
+    tc = np.bincount(dets.arr[dets.has_T], minlength=nA) > 0
+    v = c_arr[ca] + np.where(tc[ca], 0.0, sol.wind[acc, 2][:, None]) + wx * ux + wy * uy
+    tpred = sol.t0[acc][:, None] + d / v
+    g = d / (v * v)
+    wvar = np.where(meas, arrays.wind_sigma_mps[ca] ** 2 + (np.hypot(wx, wy) * arrays.wind_sigma_rad[ca]) ** 2,
+                    spread**2 + sol.cov[acc, 3, 3][:, None] + 0.25)
+    var = arrays.timing_sigma[ca] ** 2 + g * g * wvar + sol.cov[acc, 2, 2][:, None]
+    from .associate import _Index
+
+    idx = _Index(dets, nA)
+    di, dt = idx.nearest(ca.ravel(), tpred.ravel(), np.zeros(len(dets), bool) if used is None else used)
+    di, dt = di.reshape(acc.size, k), dt.reshape(acc.size, k)
+    z = dt / np.sqrt(var)
+    take = valid & (di >= 0) & (z <= z_gate)
+    si, sk = np.nonzero(take)
+    if si.size == 0:
+        return det
+    dd = di[si, sk]
+    zz = z[si, sk]
+    src = acc[si]
+    own = owner[dd]
+    allowed = (own < 0) | ~ok[np.maximum(own, 0)] | ((n_of[np.maximum(own, 0)] <= small) & (n_of[src] > n_of[np.maximum(own, 0)]))
+    allowed &= own != src
+    src, dd, zz, own = src[allowed], dd[allowed], zz[allowed], own[allowed]
+    # each detection to the candidate source that explains it best
+    o = np.lexsort((zz, dd))
+    first = np.ones(o.size, bool)
+    first[1:] = dd[o][1:] != dd[o][:-1]
+    o = o[first]
+    src, dd, own = src[o], dd[o], own[o]
+    # one new detection per (source, array)
+    aa = dets.arr[dd]
+    o2 = np.lexsort((aa, src))
+    keep = np.ones(o2.size, bool)
+    keep[1:] = (src[o2][1:] != src[o2][:-1]) | (aa[o2][1:] != aa[o2][:-1])
+    o2 = o2[keep]
+    src, dd, own = src[o2], dd[o2], own[o2]
+    new = det.copy()
+    stolen = own >= 0
+    if stolen.any():
+        for s_, d_ in zip(own[stolen], dd[stolen], strict=True):
+            new[s_][new[s_] == d_] = -1
+    add = np.bincount(src, minlength=S)
+    width = int((new >= 0).sum(1).max() + add.max()) if S else K
+    out = np.full((S, max(width, K)), -1, dtype=np.int64)
+    out[:, :K] = new
+    out = compact(out) if out.size else out
+    pos = (out >= 0).sum(1)
+    out = np.concatenate([out, np.full((S, int(add.max())), -1, dtype=np.int64)], 1)
+    order = np.argsort(src, kind="stable")
+    src, dd = src[order], dd[order]
+    rank = np.arange(src.size) - np.searchsorted(src, src)
+    out[src, pos[src] + rank] = dd
+    return compact(out)
+
+
+def _accept(arrays, dets, det, sol, p_accept, cfg):
+    n = sol.m.sum(1)
+    n_az = sol.maz.sum(1)
+    limit = np.where(sol.dof > 0, _isf(p_accept, np.maximum(sol.dof, 1)), np.inf)
+    ok = sol.converged & (sol.chi2 <= limit) & ((n >= 4) | ((n >= 3) & (n_az >= 1)))
+    ok &= np.isfinite(sol.lon) & np.isfinite(sol.cov[:, 0, 0])
+    ok &= completeness(arrays, det, dets, sol.lon, sol.lat) >= cfg.min_completeness
+    return ok
+
+
+def _round(arrays, dets, cfg, p_accept, used, spread=None):
+    """One association + fit + extension round on the detections not yet `used`; the wind
+    spread is calibrated in the first round and kept for later ones (whose leftovers are
+    the least clean)."""
+    cl: Clusters = associate(arrays, dets, cfg, used=used)
+    cl.det = compact(cl.det)
+    P, sol, spread, det_fit = fit_calibrated(arrays, dets, cl.det, cl.lon, cl.lat, cl.t0, spread=spread)
+    det = np.where(sol.m, det_fit, -1)
+    ok = _accept(arrays, dets, det, sol, p_accept, cfg)
+    if ok.any():
+        det2 = extend(arrays, dets, det, sol, ok, spread, used=used)
+        pw, pv = wind_prior(arrays, dets, sol.lon, sol.lat, sol.t0, spread=max(spread, 0.5))
+        P = build_problem(arrays, dets, det2, pw, pv, sig_sp=spread)
+        sol = solve(P, sol.lon, sol.lat, sol.t0)
+        det = np.where(sol.m, det2, -1)
+        ok = _accept(arrays, dets, det, sol, p_accept, cfg)
+    return det, sol, ok, P, spread
+
+
+def repeat_search(arrays: Arrays, dets: Detections, det: np.ndarray, sol: Solution, used: np.ndarray,
+                  window_s: float = 300.0, gate_s: float = 0.12, min_arrays: int = 4
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """More rounds from the same firing position (a mission or salvo: rounds seconds apart
+    from one emplacement). For each located source, every unused detection at its member
+    arrays within `window_s` maps to an emission time tau = t - (that array's observed
+    travel time); rounds from the same spot agree in tau to a few hundredths of a second and
+    separate by the 0.6 s or more between rounds. Groups of >= `min_arrays` arrays agreeing
+    within `gate_s` are new source hypotheses (rows of detection indices, start times)."""
+    from .associate import _Index
+
+    S, K = det.shape
+    if S == 0:
+        return np.zeros((0, 1), np.int64), np.zeros(0), np.zeros(0, np.int64)
+    nA = len(arrays.ids)
+    idx = _Index(dets, nA)
+    m = det >= 0
+    dd = np.maximum(det, 0)
+    arr = dets.arr[dd]
+    travel = dets.t[dd] - sol.t0[:, None]
+    lo_t = sol.t0[:, None] + travel - window_s
+    hi_t = sol.t0[:, None] + travel + window_s
+    lo = np.searchsorted(idx.key, lo_t + arr * idx.span)
+    hi = np.searchsorted(idx.key, hi_t + arr * idx.span)
+    n = np.where(m, hi - lo, 0).ravel()
+    rep = np.repeat(np.arange(n.size), n)
+    within = np.arange(rep.size) - np.repeat(np.cumsum(n) - n, n)
+    pos = lo.ravel()[rep] + within
+    di = idx.order[pos]
+    src = rep // K
+    slot = rep % K
+    keep = ~used[di]
+    # a detection already in this source's own row is not another round
+    keep &= di != det.ravel()[rep]
+    src, slot, di = src[keep], slot[keep], di[keep]
+    if di.size == 0:
+        return np.zeros((0, 1), np.int64), np.zeros(0), np.zeros(0, np.int64)
+    tau = dets.t[di] - travel.ravel()[src * K + slot]
+    o = np.lexsort((tau, src))
+    src, di, tau = src[o], di[o], tau[o]
+    brk = np.ones(src.size, bool)
+    brk[1:] = (src[1:] != src[:-1]) | (np.diff(tau) > gate_s)
+    grp = np.cumsum(brk) - 1
+    a = dets.arr[di]
+    # one detection per (group, array): the first in tau order; count arrays per group
+    o2 = np.lexsort((a, grp))
+    g2, a2, d2, t2 = grp[o2], a[o2], di[o2], tau[o2]
+    first = np.ones(g2.size, bool)
+    first[1:] = (g2[1:] != g2[:-1]) | (a2[1:] != a2[:-1])
+    g2, d2, t2 = g2[first], d2[first], t2[first]
+    cnt = np.bincount(g2)
+    big = np.nonzero(cnt >= min_arrays)[0]
+    if big.size == 0:
+        return np.zeros((0, 1), np.int64), np.zeros(0), np.zeros(0, np.int64)
+    sel = np.isin(g2, big)
+    g2, d2, t2 = g2[sel], d2[sel], t2[sel]
+    gi = np.searchsorted(big, g2)
+    rank = np.arange(gi.size) - np.searchsorted(gi, gi)
+    rows = np.full((big.size, int(cnt[big].max())), -1, dtype=np.int64)
+    rows[gi, rank] = d2
+    t0 = np.bincount(gi, t2) / np.bincount(gi)
+    # a detection can fall in groups of several neighbouring sources: keep its first group
+    flat = rows.ravel()
+    ok = flat >= 0
+    _, firsts = np.unique(flat[ok], return_index=True)
+    keepmask = np.zeros(ok.sum(), bool)
+    keepmask[firsts] = True
+    flat2 = flat.copy()
+    flat2[np.nonzero(ok)[0][~keepmask]] = -1
+    rows = flat2.reshape(rows.shape)
+    good = (rows >= 0).sum(1) >= min_arrays
+    src_of_group = src[np.searchsorted(grp, big)]
+    return compact(rows[good]), t0[good], src_of_group[good]
+
+
+def locate_sources(arrays: Arrays, dets: Detections, cfg: AssociationConfig | None = None,
+                   p_accept: float = 1e-2, rounds: int = 2, repeat_rounds: int = 3) -> AcousticSources:
+    """Associate detections, fit every source, and decide which are credible events:
+    at least 4 arrays, or 3 arrays plus an azimuth (so the fit has a degree of freedom),
+    with a chi-square consistent with the noise model, heard by most arrays nearer than its
+    members. A second round re-associates what the first left over with gates twice as
+    wide (sources whose arrivals the first round's tight gates fragmented)."""
+    from dataclasses import replace
+
+    cfg = cfg or AssociationConfig()
+    used = np.zeros(len(dets), bool)
+    parts = []
+    spreads: list[float] = []
+    for r in range(rounds):
+        c = cfg if r == 0 else replace(cfg, rel_wind_sigma=cfg.rel_wind_sigma * 2.5)
+        det, sol, ok, P, spread = _round(arrays, dets, c, p_accept, used, spreads[0] if spreads else None)
+        if not ok.any():
+            break
+        keep = np.nonzero(ok)[0]
+        parts.append((det[keep], sol, keep, P))
+        spreads.append(float(spread))
+        used[det[keep][det[keep] >= 0]] = True
+        # further rounds fired from the positions just found
+        base_det, base_sol = det[keep], _cat_solutions([(sol, keep)], det.shape[1])
+        for _rep in range(repeat_rounds):
+            rows, t0s, srcs = repeat_search(arrays, dets, base_det, base_sol, used)
+            if rows.shape[0] == 0:
+                break
+            pw, pv = wind_prior(arrays, dets, base_sol.lon[srcs], base_sol.lat[srcs], t0s, spread=max(spreads[0], 0.5))
+            P2 = build_problem(arrays, dets, rows, pw, pv, sig_sp=spreads[0])
+            sol2 = solve(P2, base_sol.lon[srcs], base_sol.lat[srcs], t0s)
+            det2 = np.where(sol2.m, rows, -1)
+            ok2 = _accept(arrays, dets, det2, sol2, p_accept, cfg)
+            # greedy: no detection twice
+            k2 = []
+            for i in np.nonzero(ok2)[0]:
+                r_ = det2[i][det2[i] >= 0]
+                if not used[r_].any():
+                    used[r_] = True
+                    k2.append(i)
+            if not k2:
+                break
+            k2 = np.array(k2)
+            parts.append((det2[k2], sol2, k2, P2))
+            base_det, base_sol = det2[k2], _cat_solutions([(sol2, k2)], det2.shape[1])
+    if not parts:
+        det, sol, ok, P, _ = _round(arrays, dets, cfg, p_accept, used)
+        parts = [(det[ok], sol, np.nonzero(ok)[0], P)]
+    K = max(p[0].shape[1] for p in parts)
+    det = np.concatenate([np.pad(p[0], ((0, 0), (0, K - p[0].shape[1])), constant_values=-1) for p in parts])
+    sol = _cat_solutions([(p[1], p[2]) for p in parts], K)
+    P = _cat_problems([(p[3], p[2]) for p in parts], K)
+    n = (det >= 0).sum(1)
+    labels = np.where(det >= 0, dets.label[np.maximum(det, 0)], -1)
+    votes = np.stack([(labels == k).sum(1) for k in range(3)], -1)
+    return AcousticSources(det=det, sol=sol, n_arrays=n, label_votes=votes, accepted=np.ones(len(det), bool), problem=P,
+                          t_ref=dets.t_ref, wind_spread=spreads)
+
+
+def _cat_problems(parts, K) -> Problem:
+    out = {}
+    for f in Problem.__dataclass_fields__:
+        vals = []
+        for P, keep in parts:
+            v = getattr(P, f)[keep]
+            if v.ndim == 2 and f not in ("prior_w", "prior_var"):
+                pad = K - v.shape[1]
+                fill = False if v.dtype == bool else (np.nan if f == "az" else 0.0)
+                if f in ("sig_t", "sig_az", "c", "wsig_s", "wsig_d"):
+                    fill = 1.0 if f != "c" else 340.0
+                v = np.pad(v, ((0, 0), (0, pad)), constant_values=fill)
+            vals.append(v)
+        out[f] = np.concatenate(vals)
+    return Problem(**out)
+
+
+def _cat_solutions(parts, K) -> Solution:
+    """Concatenate the selected rows of several solutions (slot arrays padded to K)."""
+    out = {}
+    for f in Solution.__dataclass_fields__:
+        vals = []
+        for sol, keep in parts:
+            v = getattr(sol, f)[keep]
+            if v.ndim == 2 and f in ("m", "maz", "res", "base_var", "gg"):
+                pad = K - v.shape[1]
+                v = np.pad(v, ((0, 0), (0, pad)), constant_values=(False if v.dtype == bool else 0.0))
+            vals.append(v)
+        out[f] = np.concatenate(vals)
+    return Solution(**out)

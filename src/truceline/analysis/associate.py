@@ -1,0 +1,652 @@
+"""Association: group acoustic detections made by different arrays into source hypotheses.
+
+Each array hears many sources, sources overlap in time (missions, salvos), and some
+detections are false or mislabelled. Near-linear in the number of detections:
+
+1. **Triangle solutions** (candidate generation): for small array triangles (each array with
+   pairs of its `tri_near` nearest neighbours), every detection triple whose times fit the
+   inter-array travel times is solved in closed form for (x, y, t0) (3-station TDOA with a
+   known speed), vectorized over all triangles in memory-bounded chunks.
+2. **Hypotheses**: solutions are hashed on two half-shifted (x, y, c*t) grids; buckets with
+   solutions of >= `min_support` triangles (a source heard by >= 4 arrays) are hypotheses,
+   fullest first; seeds are the detections most frequent in the bucket, one per array.
+3. **Refinement** (vectorized over hypotheses): fit the seeds (IRLS Gauss-Newton), pick the
+   emission time most nearby arrays agree on (separates the rounds of a salvo), gather at the
+   `refine_near` nearest arrays the unused detection nearest the prediction within a tight
+   gate, refit; chi-square and completeness tests.
+4. **Greedy assignment**: most arrays first; each detection in at most one source and each
+   array at most one detection per source; a re-found source extends its earlier cluster;
+   `passes` passes over what is left. Leftovers with fewer than `min_arrays` arrays form no
+   source.
+
+The coarse fit here works in one plane for the whole region (0.1 % distortion is far
+below the association gates); the final fit (`localize`) uses exact per-event planes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+from scipy.special import chdtri
+
+from . import geodesy
+from .acoustic import Arrays, Detections
+
+
+def _isf(p, dof):
+    """Upper-tail chi-square quantile (scipy.special, avoiding the slow scipy.stats import)."""
+    return chdtri(np.asarray(dof, float), p)
+
+
+@dataclass(slots=True)
+class AssociationConfig:
+    r_max_m: float = 45000.0  # farthest an array is assumed to hear a source
+    min_arrays: int = 3  # fewest distinct arrays forming a source
+    wind_max_mps: float = 15.0  # bound on unmodelled wind for the coarse gates
+    rel_wind_sigma: float = 0.004  # residual relative travel-time error after the coarse fit
+    chunk_s: float = 1800.0  # time chunk for voting (bounds memory)
+    p_gate: float = 1e-3  # chi-square tail probability for accepting a source
+    max_rounds: int = 3  # greedy rounds (refining hypotheses that lost detections)
+    tri_near: int = 5  # triangles: each array with pairs of its nearest neighbours
+    cluster_m: float = 1500.0  # triangle solutions this close (space, c*time) support each other
+    min_support: int = 2  # triangle solutions agreeing (>= 4 arrays) to form a hypothesis
+    refine_near: int = 32  # arrays gathered per hypothesis
+    tau_gate_s: float = 0.15  # emission-time agreement for separating the rounds of a salvo
+    min_completeness: float = 0.5  # share of the arrays nearer than the members' 75th percentile that heard it
+    passes: int = 3  # association passes over the detections still unused
+    batch: int = 1000
+    max_partners: int = 12  # cap on candidates per travel-time window (memory safety in dense scenes)
+    tri_chunk_dets: int = 200_000
+    window_s: float = 3600.0  # association time window (bounded memory, linear in duration)  # first-array detections per triangle chunk (memory bound)  # hypotheses refined together (strongest first; later ones skip used detections)
+
+
+@dataclass(slots=True)
+class Clusters:
+    """Associated sources: `det` (S, K) detection indices (-1 = empty slot), coarse start."""
+
+    det: np.ndarray
+    x: np.ndarray  # region plane (m)
+    y: np.ndarray
+    t0: np.ndarray  # relative emission time (s)
+    lon: np.ndarray
+    lat: np.ndarray
+
+
+class _Index:
+    """Detections sorted by (array, time) for nearest-in-time lookups per array."""
+
+    def __init__(self, dets: Detections, n_arrays: int):
+        self.order = np.lexsort((dets.t, dets.arr))
+        self.t = dets.t[self.order]
+        arr = dets.arr[self.order]
+        self.start = np.searchsorted(arr, np.arange(n_arrays), side="left")
+        self.end = np.searchsorted(arr, np.arange(n_arrays), side="right")
+        span = float(dets.t.max() - dets.t.min()) + 1e5 if len(dets) else 1e5
+        self.span = span
+        self.key = self.t + arr.astype(float) * span
+
+    def nearest(self, arr: np.ndarray, tpred: np.ndarray, used: np.ndarray):
+        """Index (into detections) of the unused detection at `arr` nearest `tpred`, and |dt|
+        (inf where none). Looks at the two neighbours in time on either side."""
+        key = tpred + arr.astype(float) * self.span
+        pos = np.searchsorted(self.key, key)
+        s, e = self.start[arr], self.end[arr]
+        best = np.full(arr.shape, -1, dtype=np.int64)
+        bestd = np.full(arr.shape, np.inf)
+        for off in (-2, -1, 0, 1):
+            p = pos + off
+            ok = (p >= s) & (p < e)
+            pc = np.clip(p, 0, max(len(self.key) - 1, 0))
+            if len(self.key) == 0:
+                break
+            di = self.order[pc]
+            dt = np.abs(self.t[pc] - tpred)
+            ok &= ~used[di]
+            better = ok & (dt < bestd)
+            best = np.where(better, di, best)
+            bestd = np.where(better, dt, bestd)
+        return best, bestd
+
+
+def _cap(lo: np.ndarray, hi: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shrink windows holding more than k candidates to their k middle ones: a safety bound
+    on the triple count in very dense scenes (salvos overlapping salvos); the true partner of
+    a detection near the window's middle is kept, and the source is still seeded from other
+    triangles."""
+    n = hi - lo
+    over = n > k
+    mid = (lo + hi) // 2
+    lo2 = np.where(over, mid - k // 2, lo)
+    return lo2, np.where(over, lo2 + k, hi)
+
+
+def _fit(x, y, t0, sel, ax, ay, t, c, wx, wy, sig, iters=6, robust=True):
+    """Coarse IRLS Gauss-Newton of (x, y, t0) for many hypotheses at once.
+    sel: (H,K) valid slots; ax, ay, t, c, wx, wy, sig: (H,K)."""
+    for it in range(iters):
+        rx, ry = ax - x[:, None], ay - y[:, None]
+        d = np.maximum(np.hypot(rx, ry), 1.0)
+        ux, uy = rx / d, ry / d
+        v = c + wx * ux + wy * uy
+        r = np.where(sel, t - (t0[:, None] + d / v), 0.0)
+        w = np.where(sel, 1.0 / sig**2, 0.0)
+        if robust and it < iters - 1:
+            z = np.abs(r) / sig
+            w = w / np.maximum(1.0, z / 3.0) ** 2  # downweight gross outliers (Cauchy-like)
+        h0, h1 = -ux / v, -uy / v
+        a00 = (w * h0 * h0).sum(1)
+        a01 = (w * h0 * h1).sum(1)
+        a02 = (w * h0).sum(1)
+        a11 = (w * h1 * h1).sum(1)
+        a12 = (w * h1).sum(1)
+        a22 = w.sum(1)
+        b0, b1, b2 = (w * h0 * r).sum(1), (w * h1 * r).sum(1), (w * r).sum(1)
+        A = np.stack([np.stack([a00, a01, a02], -1), np.stack([a01, a11, a12], -1), np.stack([a02, a12, a22], -1)], -2)
+        A += np.eye(3) * 1e-9 * (a22[:, None, None] + 1.0)
+        b = np.stack([b0, b1, b2], -1)
+        try:
+            step = np.linalg.solve(A, b[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(A.reshape(-1, 3), b.reshape(-1), rcond=None)[0].reshape(-1, 3) * 0
+        sn = np.hypot(step[:, 0], step[:, 1])
+        f = np.minimum(1.0, 5000.0 / np.maximum(sn, 1e-9))
+        x, y, t0 = x + step[:, 0] * f, y + step[:, 1] * f, t0 + step[:, 2] * f
+    rx, ry = ax - x[:, None], ay - y[:, None]
+    d = np.maximum(np.hypot(rx, ry), 1.0)
+    v = c + (wx * rx + wy * ry) / d
+    r = np.where(sel, t - (t0[:, None] + d / v), 0.0)
+    return x, y, t0, r, d
+
+
+class Associator:
+    """Stateful helper holding the geometry shared by the three stages."""
+
+    def __init__(self, arrays: Arrays, dets: Detections, cfg: AssociationConfig):
+        self.cfg = cfg
+        self.arrays = arrays
+        self.dets = dets
+        self.X, self.Y, self.centre = geodesy.project_region(arrays.lon, arrays.lat)
+        nA = len(arrays.ids)
+        self.nA = nA
+        self.index = _Index(dets, nA)
+        # per-array nominal still-air speed and mean measured wind (coarse model only)
+        self.c_arr = np.full(nA, 340.0)
+        self.w_arr = np.zeros((nA, 2))
+        if len(dets):
+            cnt = np.bincount(dets.arr, minlength=nA)
+            self.c_arr = np.where(cnt > 0, np.bincount(dets.arr, dets.c, nA) / np.maximum(cnt, 1), 340.0)
+            has = np.isfinite(dets.wx)
+            if has.any():
+                # one regional mean wind for arrays that report none; the array's own where it does
+                wxm, wym = float(np.mean(dets.wx[has])), float(np.mean(dets.wy[has]))
+                self.w_arr[:] = (wxm, wym)
+                hc = np.bincount(dets.arr[has], minlength=nA)
+                sx = np.bincount(dets.arr[has], dets.wx[has], nA)
+                sy = np.bincount(dets.arr[has], dets.wy[has], nA)
+                own = hc > 0
+                self.w_arr[own, 0] = sx[own] / hc[own]
+                self.w_arr[own, 1] = sy[own] / hc[own]
+
+    # ---- stage 1b: exact triangle solutions ----------------------------------------------
+    def triangles(self) -> np.ndarray:
+        """Array triples (a, b, c): each array with pairs of its `tri_near` nearest neighbours."""
+        k = min(self.cfg.tri_near + 1, self.nA)
+        tree = cKDTree(np.c_[self.X, self.Y])
+        _, nb = tree.query(np.c_[self.X, self.Y], k=k)
+        nb = nb.reshape(self.nA, k)
+        tris = []
+        for i in range(1, k):
+            for j in range(i + 1, k):
+                tris.append(np.stack([nb[:, 0], nb[:, i], nb[:, j]], 1))
+        if not tris:
+            return np.zeros((0, 3), np.int64)
+        t = np.sort(np.concatenate(tris), axis=1)
+        t = t[(t[:, 0] != t[:, 1]) & (t[:, 1] != t[:, 2])]
+        return np.unique(t, axis=0)
+
+    def triangle_solutions(self):
+        """Closed-form source solutions (x, y, t0) of every time-consistent detection triple
+        on every array triangle, with the detection indices."""
+        cfg = self.cfg
+        dets = self.dets
+        idx = self.index
+        c_lo = float(self.c_arr.min()) - cfg.wind_max_mps
+        tris = self.triangles()
+        if tris.shape[0] == 0 or len(dets) == 0:
+            return np.zeros((0, 3)), np.zeros((0, 3), np.int64)
+        # bounded memory: triangles in chunks of about `tri_chunk_dets` first-array detections
+        na_all = idx.end[tris[:, 0]] - idx.start[tris[:, 0]]
+        bounds = np.searchsorted(np.cumsum(na_all), np.arange(1, 1 + int(na_all.sum()) // cfg.tri_chunk_dets + 1)
+                                 * cfg.tri_chunk_dets)
+        cuts = np.unique(np.r_[0, bounds + 1, tris.shape[0]].clip(0, tris.shape[0]))
+        xyz_parts, trip_parts = [], []
+        for c0, c1 in zip(cuts[:-1], cuts[1:], strict=True):
+            x_, t_ = self._triangle_chunk(tris[c0:c1], c_lo)
+            if x_.shape[0]:
+                xyz_parts.append(x_)
+                trip_parts.append(t_)
+        if not xyz_parts:
+            return np.zeros((0, 3)), np.zeros((0, 3), np.int64)
+        return np.concatenate(xyz_parts), np.concatenate(trip_parts)
+
+    def _triangle_chunk(self, tris, c_lo):
+        cfg = self.cfg
+        dets = self.dets
+        idx = self.index
+        A, B, C = tris[:, 0], tris[:, 1], tris[:, 2]
+        span = idx.span
+        dab = np.hypot(self.X[A] - self.X[B], self.Y[A] - self.Y[B]) / c_lo + 0.5
+        dac = np.hypot(self.X[A] - self.X[C], self.Y[A] - self.Y[C]) / c_lo + 0.5
+        dbc = np.hypot(self.X[B] - self.X[C], self.Y[B] - self.Y[C]) / c_lo + 0.5
+
+        def expand(counts):
+            rep = np.repeat(np.arange(counts.size), counts)
+            within = np.arange(rep.size) - np.repeat(np.cumsum(counts) - counts, counts)
+            return rep, within
+
+        # every detection at each triangle's first array
+        na = idx.end[A] - idx.start[A]
+        tri, w = expand(na)
+        pa = idx.start[A][tri] + w
+        ta = idx.t[pa]
+        # partners at the second array within the travel-time window
+        lo = np.searchsorted(idx.key, B[tri] * span + ta - dab[tri])
+        hi = np.searchsorted(idx.key, B[tri] * span + ta + dab[tri])
+        lo, hi = _cap(lo, hi, cfg.max_partners)
+        j, w = expand(hi - lo)
+        tri, pa, ta = tri[j], pa[j], ta[j]
+        pb = lo[j] + w
+        tb = idx.t[pb]
+        # partners at the third array consistent with both
+        lo = np.searchsorted(idx.key, C[tri] * span + np.maximum(ta - dac[tri], tb - dbc[tri]))
+        hi = np.searchsorted(idx.key, C[tri] * span + np.minimum(ta + dac[tri], tb + dbc[tri]))
+        lo, hi = _cap(lo, np.maximum(hi, lo), cfg.max_partners)
+        j, w = expand(np.maximum(hi - lo, 0))
+        pa, pb = pa[j], pb[j]
+        pc = lo[j] + w
+        if pa.size == 0:
+            return np.zeros((0, 3)), np.zeros((0, 3), np.int64)
+        out = [np.stack([idx.order[pa], idx.order[pb], idx.order[pc]], 1)]
+        trip = np.concatenate(out)
+        arr = dets.arr[trip]
+        ax, ay = self.X[arr], self.Y[arr]
+        cc = self.c_arr[arr].mean(1)
+        t = dets.t[trip]
+        # coordinates relative to the first array and first arrival (numerically safe)
+        x2, y2 = ax[:, 1] - ax[:, 0], ay[:, 1] - ay[:, 0]
+        x3, y3 = ax[:, 2] - ax[:, 0], ay[:, 2] - ay[:, 0]
+        r2, r3 = cc * (t[:, 1] - t[:, 0]), cc * (t[:, 2] - t[:, 0])
+        det = 4.0 * (x2 * y3 - x3 * y2)
+        ok = np.abs(det) > 1e3
+        det = np.where(ok, det, 1.0)
+        b2, b3 = r2**2 - x2**2 - y2**2, r3**2 - x3**2 - y3**2
+        d2, d3 = -2.0 * r2, -2.0 * r3
+        # A = -2 [[x2, y2], [x3, y3]]; inverse = 1/det_A [[-2y3, 2y2], [2x3, -2x2]], det_A = 4(x2y3 - x3y2)
+        px = (-2.0 * y3 * b2 + 2.0 * y2 * b3) / det
+        py = (2.0 * x3 * b2 - 2.0 * x2 * b3) / det
+        qx = (-2.0 * y3 * d2 + 2.0 * y2 * d3) / det
+        qy = (2.0 * x3 * d2 - 2.0 * x2 * d3) / det
+        # s = p + q tau (from A s = b + d tau), then |s|^2 = tau^2
+        qa = qx**2 + qy**2 - 1.0
+        qb = 2.0 * (px * qx + py * qy)
+        qc = px**2 + py**2
+        disc = qb * qb - 4.0 * qa * qc
+        ok &= disc >= 0
+        sq = np.sqrt(np.maximum(disc, 0.0))
+        qa_s = np.where(np.abs(qa) < 1e-12, 1e-12, qa)
+        sols = []
+        for sign in (-1.0, 1.0):
+            tau = (-qb + sign * sq) / (2.0 * qa_s)
+            sx, sy = px + qx * tau, py + qy * tau
+            good = ok & (tau <= 0.0) & (r2 - tau >= 0.0) & (r3 - tau >= 0.0) & (-tau <= cfg.r_max_m)
+            sols.append((good, sx + ax[:, 0], sy + ay[:, 0], t[:, 0] + tau / cc))
+        keep_x, keep_y, keep_t, keep_i = [], [], [], []
+        for good, sx, sy, st in sols:
+            keep_x.append(sx[good])
+            keep_y.append(sy[good])
+            keep_t.append(st[good])
+            keep_i.append(trip[good])
+        xyz = np.stack([np.concatenate(keep_x), np.concatenate(keep_y), np.concatenate(keep_t)], 1)
+        return xyz, np.concatenate(keep_i)
+
+    def triangle_hypotheses(self, used: np.ndarray | None = None):
+        """Buckets of agreeing triangle solutions (one source heard by >= 4 arrays gives many
+        solutions at the same place and time). Solutions are hashed on two half-shifted grids
+        of (cluster_m, cluster_m, cluster_m / 330 s); each solution's bucket is the fuller of
+        its two; buckets with >= `min_support` solutions are hypotheses, fullest first.
+        Returns (start positions (H,3) with time*330 as 3rd column, support, seed dets (H,K))."""
+        cfg = self.cfg
+        if getattr(self, "_sol_cache", None) is None:
+            self._sol_cache = self.triangle_solutions()
+        xyz, trip = self._sol_cache
+        if used is not None and xyz.shape[0]:
+            free = ~used[trip].any(1)
+            xyz, trip = xyz[free], trip[free]
+        empty = (np.zeros((0, 3)), np.zeros(0, np.int64), np.zeros((0, 1), np.int64))
+        if xyz.shape[0] == 0:
+            return empty
+        pts = np.c_[xyz[:, 0], xyz[:, 1], xyz[:, 2] * 330.0]
+        L = cfg.cluster_m
+        best_key = None
+        best_cnt = None
+        for off in (0.0, 0.5):
+            k = np.floor(pts / L + off).astype(np.int64)
+            k -= k.min(0)
+            span = k.max(0) + 1
+            code = (k[:, 0] * span[1] + k[:, 1]) * span[2] + k[:, 2]
+            code = code * 2 + int(off > 0)
+            _, inv, cnt = np.unique(code, return_inverse=True, return_counts=True)
+            c = cnt[inv]
+            if best_key is None:
+                best_key, best_cnt = code, c
+            else:
+                better = c > best_cnt
+                best_key = np.where(better, code, best_key)
+                best_cnt = np.where(better, c, best_cnt)
+        keep = best_cnt >= cfg.min_support
+        if not keep.any():
+            return empty
+        pts, trip, key, cnt = pts[keep], trip[keep], best_key[keep], best_cnt[keep]
+        ukey, inv = np.unique(key, return_inverse=True)
+        H = ukey.size
+        n = np.bincount(inv, minlength=H)
+        start = np.stack([np.bincount(inv, pts[:, j], H) / n for j in range(3)], 1)
+        # seeds: per hypothesis and array, the detection most often in its solutions
+        K = min(cfg.refine_near, self.nA)
+        h = np.repeat(inv, 3)
+        d = trip.ravel()
+        if used is not None:
+            ok = ~used[d]
+            h, d = h[ok], d[ok]
+        hd = h.astype(np.int64) * (len(self.dets) + 1) + d
+        uhd, c_hd = np.unique(hd, return_counts=True)
+        hh, dd = uhd // (len(self.dets) + 1), uhd % (len(self.dets) + 1)
+        aa = self.dets.arr[dd]
+        o = np.lexsort((-c_hd, aa, hh))
+        hh, dd, aa = hh[o], dd[o], aa[o]
+        first = np.ones(hh.size, bool)
+        first[1:] = (hh[1:] != hh[:-1]) | (aa[1:] != aa[:-1])
+        hh, dd = hh[first], dd[first]
+        rank = np.arange(hh.size) - np.searchsorted(hh, hh)
+        ok = rank < K
+        seed = np.full((H, K), -1, dtype=np.int64)
+        seed[hh[ok], rank[ok]] = dd[ok]
+        order = np.argsort(-n, kind="stable")
+        return start[order], n[order], seed[order]
+
+    def run(self, used: np.ndarray | None = None) -> Clusters:
+        cfg = self.cfg
+        nD = len(self.dets)
+        used = np.zeros(nD, dtype=bool) if used is None else used.copy()
+        K = min(cfg.refine_near, self.nA)
+        tree = cKDTree(np.c_[self.X, self.Y])
+        accepted: list[tuple[np.ndarray, float, float, float]] = []
+        self._acc_hash: dict[tuple[int, int, int], list[int]] = {}
+        for _pass in range(cfg.passes):
+            n_before = len(accepted)
+            self._one_pass(used, tree, K, accepted)
+            if len(accepted) == n_before:
+                break
+        S = len(accepted)
+        if S == 0:
+            return _empty_clusters(K)
+        K = max(K, max(r.size for r, *_ in accepted))
+        out = np.full((S, K), -1, dtype=np.int64)
+        xs, ys, ts = np.empty(S), np.empty(S), np.empty(S)
+        for i, (row, xi, yi, ti) in enumerate(accepted):
+            out[i, : row.size] = row
+            xs[i], ys[i], ts[i] = xi, yi, ti
+        lon, lat = geodesy.from_local(self.centre[0], self.centre[1], xs, ys)
+        return Clusters(det=out, x=xs, y=ys, t0=ts, lon=lon, lat=lat)
+
+    def _one_pass(self, used, tree, K, accepted):
+        """Hypotheses from the triangle solutions of unused detections, strongest first."""
+        cfg = self.cfg
+        start, support, seeds = self.triangle_hypotheses(used)
+        if start.shape[0] == 0:
+            return
+        batch = cfg.batch
+        for b0 in range(0, start.shape[0], batch):
+            seed = seeds[b0:b0 + batch].copy()
+            p0 = start[b0:b0 + batch]
+            seed = np.where((seed >= 0) & ~used[np.maximum(seed, 0)], seed, -1)
+            live = (seed >= 0).sum(1) >= cfg.min_arrays
+            seed, p0 = seed[live], p0[live]
+            if seed.shape[0] == 0:
+                continue
+            det, x, y, t0, chi, n, ok = self.refine_seeded(seed, tree, used, K, p0[:, 0], p0[:, 1], p0[:, 2] / 330.0)
+            idx = np.nonzero(ok)[0]
+            order = idx[np.lexsort((chi[idx] / np.maximum(n[idx] - 2, 1), -n[idx]))]
+            for h in order:
+                row = det[h]
+                row = row[row >= 0]
+                if used[row].any():
+                    continue
+                used[row] = True
+                # the same source found again (its first cluster missed some arrays): extend it
+                j = self._near_accepted(x[h], y[h], t0[h], row, accepted)
+                if j is not None:
+                    r0, x0, y0, tt0 = accepted[j]
+                    accepted[j] = (np.concatenate([r0, row]), x0, y0, tt0)
+                    continue
+                accepted.append((row, x[h], y[h], t0[h]))
+                self._acc_hash.setdefault(self._acc_key(x[h], y[h], t0[h]), []).append(len(accepted) - 1)
+
+    def _acc_key(self, x, y, t):
+        L = self.cfg.cluster_m
+        return (int(np.floor(x / L)), int(np.floor(y / L)), int(np.floor(t * 330.0 / L)))
+
+    def _near_accepted(self, x, y, t, row, accepted):
+        """An accepted cluster within cluster_m (space and c*time) using other arrays."""
+        kx, ky, kt = self._acc_key(x, y, t)
+        L = self.cfg.cluster_m
+        arrs = set(self.dets.arr[row].tolist())
+        best, best_d = None, L
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                for dt in (-1, 0, 1):
+                    for j in self._acc_hash.get((kx + dx, ky + dy, kt + dt), ()):
+                        r0, x0, y0, t0 = accepted[j]
+                        d = float(np.sqrt((x - x0) ** 2 + (y - y0) ** 2 + (330.0 * (t - t0)) ** 2))
+                        if d < best_d and not (arrs & set(self.dets.arr[r0].tolist())):
+                            best, best_d = j, d
+        return best
+
+    def _tau_mode(self, x, y, t0, tree, used, K, offsets=(-3, -2, -1, 0, 1, 2), n_cand_slots=8):
+        """Pick the emission time most arrays agree on near a located hypothesis.
+
+        A salvo (rounds 0.6-2 s apart from one position) gives at every array a run of
+        arrivals; seeds from triangle solutions mix its rounds. With the position known to a
+        few hundred metres, each arrival maps to an emission time tau = t - d/v, and the
+        rounds separate in tau. For every hypothesis the tau heard by the most arrays (within
+        `tau_gate_s`) wins; the fit is restarted from the detections that agree on it."""
+        cfg = self.cfg
+        dets, A = self.dets, self.arrays
+        H = x.shape[0]
+        if H == 0:
+            return x, y, t0
+        dist, cand = tree.query(np.c_[x, y], k=K, distance_upper_bound=cfg.r_max_m * 1.2)
+        cand = cand.reshape(H, K)
+        valid = cand < self.nA
+        ca = np.where(valid, cand, 0)
+        cax, cay = self.X[ca], self.Y[ca]
+        rx, ry = cax - x[:, None], cay - y[:, None]
+        dd = np.maximum(np.hypot(rx, ry), 1.0)
+        v = self.c_arr[ca] + (self.w_arr[ca, 0] * rx + self.w_arr[ca, 1] * ry) / dd
+        travel = dd / v
+        tpred = t0[:, None] + travel
+        idx = self.index
+        if len(idx.key) == 0:
+            return x, y, t0
+        pos = np.searchsorted(idx.key, tpred + ca.astype(float) * idx.span)
+        s_, e_ = idx.start[ca], idx.end[ca]
+        window = 3.0 + cfg.wind_max_mps / v * travel
+        n_off = len(offsets)
+        tau = np.full((H, K, n_off), np.nan)
+        dsel = np.full((H, K, n_off), -1, dtype=np.int64)
+        for j, off in enumerate(offsets):
+            p = pos + off
+            ok = valid & (p >= s_) & (p < e_)
+            pc = np.clip(p, 0, len(idx.key) - 1)
+            di = idx.order[pc]
+            tt = idx.t[pc]
+            ok &= ~used[di] & (np.abs(tt - tpred) <= window)
+            tau[:, :, j] = np.where(ok, tt - travel, np.nan)
+            dsel[:, :, j] = np.where(ok, di, -1)
+        kc = min(n_cand_slots, K)
+        cands = tau[:, :kc, :].reshape(H, kc * n_off)
+        g = cfg.tau_gate_s
+        close = np.abs(tau[:, None, :, :] - cands[:, :, None, None]) <= g  # (H, C, K, O)
+        count = close.any(-1).sum(-1).astype(float)  # arrays agreeing with each candidate
+        count[np.isnan(cands)] = -1.0
+        best = np.argmax(count, axis=1)
+        tau_star = cands[np.arange(H), best]
+        nbest = count[np.arange(H), best]
+        good = nbest >= cfg.min_arrays
+        # per array the detection nearest tau*, then refit from those
+        dev = np.abs(tau - tau_star[:, None, None])
+        dev = np.where(np.isnan(dev), np.inf, dev)
+        j = np.argmin(dev, axis=2)
+        dmin = np.take_along_axis(dev, j[..., None], 2)[..., 0]
+        seed = np.take_along_axis(dsel, j[..., None], 2)[..., 0]
+        sel = good[:, None] & (dmin <= g) & (seed >= 0)
+        if not sel.any():
+            return x, y, t0
+        sd = np.maximum(seed, 0)
+        sig = np.sqrt(A.timing_sigma[ca] ** 2 + (cfg.rel_wind_sigma * travel) ** 2 + 0.1**2)
+        x2, y2, t2, _, _ = _fit(x, y, np.where(good, tau_star, t0), sel, cax, cay, dets.t[sd], dets.c[sd],
+                                self.w_arr[ca, 0], self.w_arr[ca, 1], sig, iters=6, robust=True)
+        return np.where(good, x2, x), np.where(good, y2, y), np.where(good, t2, t0)
+
+    def refine_seeded(self, seed, tree, used, K, x0, y0, t00):
+        """Fit the seed detections, then grow: gather at the K arrays nearest the fitted
+        source the unused detection nearest the predicted arrival within a tight gate, refit."""
+        cfg = self.cfg
+        dets, A = self.dets, self.arrays
+        H = seed.shape[0]
+        sel = seed >= 0
+        sd = np.maximum(seed, 0)
+        sa = dets.arr[sd]
+        ax, ay = self.X[sa], self.Y[sa]
+        c = dets.c[sd]
+        wx, wy = self.w_arr[sa, 0], self.w_arr[sa, 1]
+        t = dets.t[sd]
+        sig = np.sqrt(A.timing_sigma[sa] ** 2 + 0.3**2)
+        x, y, t0, r, d = _fit(x0, y0, t00, sel, ax, ay, t, c, wx, wy, sig, iters=10, robust=True)
+        used_tmp = used.copy()
+        x, y, t0 = self._tau_mode(x, y, t0, tree, used_tmp, K)
+        for _ in range(2):
+            dist, cand = tree.query(np.c_[x, y], k=K, distance_upper_bound=cfg.r_max_m * 1.2)
+            cand = cand.reshape(H, K)
+            valid = cand < self.nA
+            ca = np.where(valid, cand, 0)
+            cax, cay = self.X[ca], self.Y[ca]
+            cc = self.c_arr[ca]
+            cwx, cwy = self.w_arr[ca, 0], self.w_arr[ca, 1]
+            rx, ry = cax - x[:, None], cay - y[:, None]
+            dd = np.maximum(np.hypot(rx, ry), 1.0)
+            v = cc + (cwx * rx + cwy * ry) / dd
+            tpred = t0[:, None] + dd / v
+            di, dt = self.index.nearest(ca.ravel(), tpred.ravel(), used_tmp)
+            di, dt = di.reshape(H, K), dt.reshape(H, K)
+            sg = np.sqrt(A.timing_sigma[ca] ** 2 + (cfg.rel_wind_sigma * dd / v) ** 2 + 0.05**2)
+            sel = valid & (di >= 0) & (dt <= 4.0 * sg)
+            seed = np.where(sel, di, -1)
+            sd = np.maximum(seed, 0)
+            t = dets.t[sd]
+            c = dets.c[sd]
+            x, y, t0, r, d = _fit(x, y, t0, sel, cax, cay, t, c, cwx, cwy, sg, iters=5, robust=True)
+            ax, ay, wx, wy = cax, cay, cwx, cwy
+        sig = np.sqrt(A.timing_sigma[ca] ** 2 + (cfg.rel_wind_sigma * d / c) ** 2 + 0.05**2)
+        z = np.abs(r) / sig
+        det = seed.copy()
+        for _ in range(2):
+            sel = det >= 0
+            worst = np.argmax(np.where(sel, z, -1), axis=1)
+            zw = z[np.arange(H), worst]
+            drop = sel[np.arange(H), worst] & (zw > 4.0) & (sel.sum(1) > cfg.min_arrays)
+            det[np.nonzero(drop)[0], worst[drop]] = -1
+            z[np.nonzero(drop)[0], worst[drop]] = 0
+        sel = det >= 0
+        n = sel.sum(1)
+        chi = np.where(sel, z**2, 0.0).sum(1)
+        dof = np.maximum(n - 3, 1)
+        ok = (n >= cfg.min_arrays) & (chi <= _isf(cfg.p_gate, dof))
+        ok &= np.where(sel, z <= 4.5, True).all(1)
+        # completeness: a real source is heard by most arrays nearer than its members (the
+        # slots are the K arrays nearest the fitted source, nearest first); a chance
+        # coincidence of detections from different sources is not
+        ranks = np.where(sel, np.arange(K)[None, :], K)
+        srt = np.sort(ranks, axis=1)
+        q = np.clip(np.ceil(0.75 * n).astype(int) - 1, 0, K - 1)
+        r75 = srt[np.arange(H), q]
+        within = (ranks <= r75[:, None]).sum(1)
+        ok &= within >= cfg.min_completeness * (r75 + 1)
+        return det, x, y, t0, chi, n, ok
+
+
+def _empty_clusters(K: int) -> Clusters:
+    z = np.zeros(0)
+    return Clusters(det=np.zeros((0, K), np.int64), x=z, y=z, t0=z, lon=z, lat=z)
+
+
+def subset(dets: Detections, rows: np.ndarray) -> Detections:
+    """The detections `rows` (report ids and reference time shared)."""
+    kw = {}
+    for f in Detections.__dataclass_fields__:
+        v = getattr(dets, f)
+        kw[f] = v[rows] if isinstance(v, np.ndarray) else v
+    return Detections(**kw)
+
+
+def associate(arrays: Arrays, dets: Detections, cfg: AssociationConfig | None = None,
+              used: np.ndarray | None = None) -> Clusters:
+    """Group detections into sources (see module docstring); detections flagged in `used`
+    are left alone. Long inputs are processed in time windows of `window_s` (plus the
+    longest travel time on each side), keeping the sources whose emission time falls in the
+    window's core: memory stays bounded and the cost grows linearly with duration."""
+    cfg = cfg or AssociationConfig()
+    K = max(1, cfg.refine_near)
+    if len(dets) == 0 or len(arrays.ids) < cfg.min_arrays:
+        return _empty_clusters(K)
+    used = np.zeros(len(dets), bool) if used is None else used
+    t_lo, t_hi = float(dets.t.min()), float(dets.t.max())
+    if t_hi - t_lo <= cfg.window_s:
+        return Associator(arrays, dets, cfg).run(used)
+    margin = cfg.r_max_m / 300.0 + 30.0
+    order = np.argsort(dets.t, kind="stable")
+    ts = dets.t[order]
+    rows_all, x_all, y_all, t_all, lon_all, lat_all = [], [], [], [], [], []
+    taken = used.copy()
+    T0 = t_lo - margin
+    while t_hi >= T0:
+        T1 = T0 + cfg.window_s
+        i0, i1 = np.searchsorted(ts, [T0 - margin, T1 + margin])
+        rows = np.sort(order[i0:i1])
+        if rows.size >= cfg.min_arrays:
+            sub = subset(dets, rows)
+            cl = Associator(arrays, sub, cfg).run(taken[rows])
+            core = (cl.t0 >= T0) & (cl.t0 < T1)
+            for i in np.nonzero(core)[0]:
+                r = cl.det[i][cl.det[i] >= 0]
+                g = rows[r]
+                if taken[g].any():
+                    continue
+                taken[g] = True
+                rows_all.append(g)
+                x_all.append(cl.x[i])
+                y_all.append(cl.y[i])
+                t_all.append(cl.t0[i])
+                lon_all.append(cl.lon[i])
+                lat_all.append(cl.lat[i])
+        T0 = T1
+    if not rows_all:
+        return _empty_clusters(K)
+    K = max(K, max(r.size for r in rows_all))
+    out = np.full((len(rows_all), K), -1, dtype=np.int64)
+    for i, r in enumerate(rows_all):
+        out[i, : r.size] = r
+    return Clusters(det=out, x=np.array(x_all), y=np.array(y_all), t0=np.array(t_all), lon=np.array(lon_all),
+                    lat=np.array(lat_all))
