@@ -49,6 +49,7 @@ def step_simulate(ctx: DemoContext) -> None:
     ctx.state["sensors_path"] = sim_dir / "sensors.json"
     ctx.state["truth_path"] = sim_dir / "truth.json"
     truth = sc.truth
+    ctx.state["day"] = truth["scenario"]["start"][:10]  # the report covers the simulated day
     ctx.console.print(
         f"simulated {hours:g} h (seed {seed}): {len(sc.sensors)} sensors, "
         f"{len(truth.get('launches', []))} launches, {truth['counts']['lines']:,} report lines "
