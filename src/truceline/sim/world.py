@@ -37,98 +37,34 @@ def unit_xyz(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
 # agreement profile
 
 
-# Fallback exclusion table (Minsk-II style withdrawal distances, km) used only when no
-# profile module/file is available: (class, min calibre mm, max calibre mm, km).
-_DEFAULT_EXCLUSION = (
-    ("artillery", 100.0, 1e9, 50.0),
-    ("artillery", 0.0, 100.0, 15.0),
-    ("mlrs", 200.0, 1e9, 140.0),
-    ("mlrs", 0.0, 200.0, 70.0),
-    ("mortar", 0.0, 1e9, 15.0),
-    ("tank", 0.0, 1e9, 15.0),
-    ("air_defence", 0.0, 1e9, 15.0),
-)
-
-
 @dataclass
 class ProfileView:
-    """What the simulator needs from the agreement profile."""
+    """What the simulator needs from the agreement profile (`truceline.profile`)."""
 
-    parties: tuple[str, ...] | None
-    ceasefire_start: float | None  # epoch seconds
+    parties: tuple[str, ...]
+    ceasefire_start: float  # epoch seconds
     buffer_zone_km: float
     source: str
     _profile: Any = field(default=None, repr=False)
 
     def exclusion_distance_m(self, object_class: str, caliber_mm: float | None) -> float:
         """Withdrawal distance from the line for a weapon (0 when the class has none)."""
-        if self._profile is not None and hasattr(self._profile, "exclusion_distance_m"):
-            try:
-                value = self._profile.exclusion_distance_m(object_class, caliber_mm)
-            except (KeyError, ValueError, LookupError):
-                value = None
-            return float(value) if value else 0.0
-        cal = float(caliber_mm) if caliber_mm else 0.0
-        for cls, lo, hi, km in _DEFAULT_EXCLUSION:
-            if cls == object_class and lo <= cal < hi:
-                return km * 1000.0
-        return 0.0
-
-
-def _to_epoch(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.timestamp()
-    if isinstance(value, str):
-        from truceline.formats import parse_time
-
-        return parse_time(value)
-    return None
+        value = self._profile.exclusion_distance_m(object_class, caliber_mm)
+        return float(value) if value else 0.0
 
 
 def load_profile_view(path: str | Path | None) -> ProfileView:
-    """Load the agreement profile through `truceline.profile`, or built-in defaults."""
-    try:
-        from truceline import profile as profile_mod
-    except ImportError:
-        profile_mod = None
-    if profile_mod is None or not hasattr(profile_mod, "load_profile"):
-        if path is not None:
-            raise InputError(f"{path}: truceline.profile is not available to read an agreement profile")
-        return ProfileView(None, None, 15.0, "built-in defaults (Minsk-II style)")
-    prof = profile_mod.load_profile(path) if path is not None else _default_profile(profile_mod)
-    if prof is None:
-        return ProfileView(None, None, 15.0, "built-in defaults (Minsk-II style)")
-    parties = getattr(prof, "parties", None)
-    if parties is not None:
-        parties = tuple(p if isinstance(p, str) else getattr(p, "code", str(p)) for p in parties)
-    buf = getattr(prof, "buffer_zone_km", None)
+    """Load the agreement profile (the shipped default when `path` is None)."""
+    from truceline.profile import load_profile
+
+    prof = load_profile(path)
     return ProfileView(
-        parties=parties,
-        ceasefire_start=_to_epoch(getattr(prof, "ceasefire_start", None)),
-        buffer_zone_km=float(buf) if buf is not None else 15.0,
+        parties=tuple(prof.parties),
+        ceasefire_start=float(prof.ceasefire_start_s),
+        buffer_zone_km=float(prof.buffer_zone_km),
         source=str(path) if path is not None else "default profile",
         _profile=prof,
     )
-
-
-def _default_profile(profile_mod: Any) -> Any:
-    for name in ("default_profile", "load_default_profile"):
-        fn = getattr(profile_mod, name, None)
-        if callable(fn):
-            return fn()
-    fn = getattr(profile_mod, "default_profile_path", None)
-    if callable(fn):
-        return profile_mod.load_profile(fn())
-    try:
-        return profile_mod.load_profile(None)
-    except Exception:  # noqa: BLE001 - profile module without a default
-        return None
 
 
 # --------------------------------------------------------------------------------------
