@@ -43,8 +43,8 @@ from truceline import formats
 from truceline.errors import InputError
 from truceline.evidence.keys import read_key_file, write_key_file
 from truceline.evidence.log import append_entries
-from truceline.jcs import canonical_bytes
 from truceline.ingest.registry import Sensor, registry_from_json
+from truceline.jcs import canonical_bytes
 from truceline.store import Store
 from truceline.store.reports import meta
 
