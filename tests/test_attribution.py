@@ -268,6 +268,21 @@ def test_sighting_uses_position_and_other_types_are_undetermined():
         assert f["properties"]["attribution"] == {} and f["properties"]["responsible"] is None
 
 
+def test_sighting_confidence_scales_attribution():
+    """A decoy is nobody's weapon: a 0.6-confidence look deep inside EAST is not named."""
+    terr = _half_plane_terr()
+    cov = [[30.0**2, 0.0], [0.0, 30.0**2]]
+    sure = _feature("S1", "weapon_sighting", 0.005, 0.0, cov, object="tank", confidence=0.99)
+    doubtful = _feature("S2", "weapon_sighting", 0.005, 0.0, cov, object="tank", confidence=0.6)
+    launch = _feature("L", "launch", 0.005, 0.0, cov, confidence=0.1)  # only sightings carry it
+    att.apply_attribution([sure, doubtful, launch], terr, None)
+    assert sure["properties"]["attribution"]["EAST"] == pytest.approx(0.99)
+    assert sure["properties"]["responsible"] == "EAST"
+    assert doubtful["properties"]["attribution"] == {"EAST": pytest.approx(0.6), "WEST": 0.0}
+    assert doubtful["properties"]["responsible"] is None
+    assert launch["properties"]["responsible"] == "EAST"
+
+
 def test_ellipse_95():
     major, minor, az = att.ellipse_95(_cov(100.0, 10.0, 0.0))  # major axis east
     k = math.sqrt(-2 * math.log(0.05))

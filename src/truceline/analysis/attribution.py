@@ -552,11 +552,30 @@ def _position_ok(feature: Mapping[str, Any]) -> tuple[float, float] | None:
     return lon, lat
 
 
+def _sighting_confidence(features: list[dict[str, Any]], rows: list[int]) -> np.ndarray:
+    """Probability that each attributed object is real and of its reported class.
+
+    A drone's `confidence` (spec: 0..1) is that probability for one look; the fusion keeps
+    the most confident look of an object (repeated looks at a decoy are not independent
+    evidence). A decoy or a misclassified vehicle is nobody's weapon, so the territorial
+    probability is scaled by it. Launches, and sightings without a reported confidence,
+    get 1: their existence is not in doubt in the reports.
+    """
+    out = np.ones(len(rows))
+    for r, i in enumerate(rows):
+        props = features[i]["properties"]
+        c = props.get("confidence")
+        if props.get("type") == "weapon_sighting" and isinstance(c, int | float) and 0.0 <= c <= 1.0:
+            out[r] = float(c)
+    return out
+
+
 def apply_attribution(features: list[dict[str, Any]], territory: Any, profile: Any = None) -> None:
     """Fill ``properties.attribution`` and ``properties.responsible`` of spec event Features in place.
 
     - launch: probability that the firing position lies in each party's territory;
-    - weapon_sighting: probability that the object stands in each party's territory;
+    - weapon_sighting: probability that the object stands in each party's territory, times the
+      probability that it is real and correctly classified (the sighting's ``confidence``);
     - impact: copied from its ``launch_event`` (the launch, located by acoustics or radar, is the
       evidence of who fired); an impact without a known launch stays undetermined (``{}``/null),
       since where a shell lands does not say who fired it;
@@ -593,6 +612,7 @@ def apply_attribution(features: list[dict[str, Any]], territory: Any, profile: A
         parties, probs = attribute_positions_array(
             territory, np.array(lons)[good], np.array(lats)[good], cov_arr[good], floor_m
         )
+        probs = probs * _sighting_confidence(features, rows)[:, None]
         published = publish_probabilities(probs)
         named = published >= threshold  # threshold > 0.5: at most one party per row
         for r, i in enumerate(rows):

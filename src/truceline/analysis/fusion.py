@@ -151,6 +151,8 @@ def cluster_uav(reports: list[dict]) -> list[Track]:
                 tr.info["count"] = max(int(tr.info.get("count") or 1), int(b["count"]))
             if b.get("media_sha256"):
                 tr.info["media"].append(b["media_sha256"])
+            if b.get("confidence") is not None:  # the most confident look (looks are not independent)
+                tr.info["confidence"] = max(float(b["confidence"]), float(tr.info.get("confidence") or 0.0))
     return tracks
 
 
