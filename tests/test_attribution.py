@@ -283,6 +283,21 @@ def test_sighting_confidence_scales_attribution():
     assert launch["properties"]["responsible"] == "EAST"
 
 
+def test_acoustic_fix_without_redundancy_is_not_attributed():
+    terr = _half_plane_terr()
+    cov = [[30.0**2, 0.0], [0.0, 30.0**2]]
+    weak = _feature("A1", "launch", 0.005, 0.0, cov, sources={"acoustic": 4}, quality={"dof": 1.2})
+    strong = _feature("A2", "launch", 0.005, 0.0, cov, sources={"acoustic": 9}, quality={"dof": 6.0})
+    with_radar = _feature("A3", "launch", 0.005, 0.0, cov, sources={"acoustic": 4, "radar": 1},
+                          quality={"dof": 1.2})
+    impact = _feature("I1", "impact", -0.005, 0.0, cov, launch_event="A1")
+    att.apply_attribution([weak, strong, with_radar, impact], terr, None)
+    assert weak["properties"]["attribution"] == {} and weak["properties"]["responsible"] is None
+    assert impact["properties"]["responsible"] is None
+    assert strong["properties"]["responsible"] == "EAST"
+    assert with_radar["properties"]["responsible"] == "EAST"
+
+
 def test_ellipse_95():
     major, minor, az = att.ellipse_95(_cov(100.0, 10.0, 0.0))  # major axis east
     k = math.sqrt(-2 * math.log(0.05))

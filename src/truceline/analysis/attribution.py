@@ -552,6 +552,24 @@ def _position_ok(feature: Mapping[str, Any]) -> tuple[float, float] | None:
     return lon, lat
 
 
+MIN_REDUNDANT_DOF = 2.0
+
+
+def _barely_determined(props: dict[str, Any]) -> bool:
+    """True for an acoustic-only fix with fewer than `MIN_REDUNDANT_DOF` redundant
+    measurements (`quality.dof` from the fusion): its chi-square test has almost no power
+    to reveal a wrong association (e.g. the far-array remainder of another source), so its
+    small covariance cannot be trusted to accuse anyone. Such an event stays undetermined;
+    radar or drone evidence, or more arrays, lift this."""
+    sources = props.get("sources")
+    quality = props.get("quality")
+    if not isinstance(sources, dict) or not isinstance(quality, dict):
+        return False
+    dof = quality.get("dof")
+    only_acoustic = set(sources) == {"acoustic"}
+    return only_acoustic and isinstance(dof, int | float) and dof < MIN_REDUNDANT_DOF
+
+
 def _sighting_confidence(features: list[dict[str, Any]], rows: list[int]) -> np.ndarray:
     """Probability that each attributed object is real and of its reported class.
 
@@ -598,7 +616,7 @@ def apply_attribution(features: list[dict[str, Any]], territory: Any, profile: A
             continue
         pos = _position_ok(f)
         cov = _cov_of(props)
-        if pos is None or cov is None:
+        if pos is None or cov is None or _barely_determined(props):
             continue
         rows.append(i)
         lons.append(pos[0])
