@@ -560,11 +560,15 @@ def _barely_determined(props: dict[str, Any]) -> bool:
     measurements (`quality.dof` from the fusion): its chi-square test has almost no power
     to reveal a wrong association (e.g. the far-array remainder of another source), so its
     small covariance cannot be trusted to accuse anyone. Such an event stays undetermined;
-    radar or drone evidence, or more arrays, lift this."""
+    radar or drone evidence, or more arrays, lift this. Also true for a launch the
+    analysis marked `quality.uncorroborated` (a radar-only track that nearby arrays did
+    not hear)."""
     sources = props.get("sources")
     quality = props.get("quality")
     if not isinstance(sources, dict) or not isinstance(quality, dict):
         return False
+    if quality.get("uncorroborated") is True:  # see analysis.corroboration: silent arrays contradict it
+        return True
     dof = quality.get("dof")
     only_acoustic = set(sources) == {"acoustic"}
     return only_acoustic and isinstance(dof, int | float) and dof < MIN_REDUNDANT_DOF
