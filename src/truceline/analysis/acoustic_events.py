@@ -3,6 +3,7 @@ acceptance tests, launch/impact classification inputs."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,12 +73,17 @@ def wind_prior(arrays: Arrays, dets: Detections, lon, lat, t0, spread: float = S
             continue
         tree = cKDTree(np.c_[ax[k_arr[sel_m]], ay[k_arr[sel_m]]])
         lists = tree.query_ball_point(np.c_[ex[sel_e], ey[sel_e]], WIND_RADIUS_M)
-        for j, lst in zip(sel_e, lists, strict=True):
-            if not lst:
-                continue
-            idx = sel_m[lst]
-            mean[j] = (mx[idx].mean(), my[idx].mean())
-            var[j] = spread**2 + float(np.mean(sx[idx] ** 2)) / len(idx)
+        cnt = np.fromiter((len(x) for x in lists), np.int64, count=len(lists))
+        if cnt.sum() == 0:
+            continue
+        idx = sel_m[np.fromiter(itertools.chain.from_iterable(lists), np.int64, count=int(cnt.sum()))]
+        ev = np.repeat(np.arange(sel_e.size), cnt)
+        has_n = cnt > 0
+        n_ = np.maximum(cnt, 1)
+        j = sel_e[has_n]
+        mean[j, 0] = (np.bincount(ev, mx[idx], sel_e.size) / n_)[has_n]
+        mean[j, 1] = (np.bincount(ev, my[idx], sel_e.size) / n_)[has_n]
+        var[j] = spread**2 + (np.bincount(ev, sx[idx] ** 2, sel_e.size) / n_ / n_)[has_n]
     return mean, var
 
 
@@ -294,11 +300,11 @@ def _accept(arrays, dets, det, sol, p_accept, cfg):
     return ok
 
 
-def _round(arrays, dets, cfg, p_accept, used, spread=None):
+def _round(arrays, dets, cfg, p_accept, used, spread=None, workers: int | None = 1):
     """One association + fit + extension round on the detections not yet `used`; the wind
     spread is calibrated in the first round and kept for later ones (whose leftovers are
     the least clean)."""
-    cl: Clusters = associate(arrays, dets, cfg, used=used)
+    cl: Clusters = associate(arrays, dets, cfg, used=used, workers=workers)
     cl.det = compact(cl.det)
     P, sol, spread, det_fit = fit_calibrated(arrays, dets, cl.det, cl.lon, cl.lat, cl.t0, spread=spread)
     det = np.where(sol.m, det_fit, -1)
@@ -389,12 +395,14 @@ def repeat_search(arrays: Arrays, dets: Detections, det: np.ndarray, sol: Soluti
 
 
 def locate_sources(arrays: Arrays, dets: Detections, cfg: AssociationConfig | None = None,
-                   p_accept: float = 1e-2, rounds: int = 2, repeat_rounds: int = 3) -> AcousticSources:
+                   p_accept: float = 1e-2, rounds: int = 2, repeat_rounds: int = 3,
+                   workers: int | None = 1) -> AcousticSources:
     """Associate detections, fit every source, and decide which are credible events:
     at least 4 arrays, or 3 arrays plus an azimuth (so the fit has a degree of freedom),
     with a chi-square consistent with the noise model, heard by most arrays nearer than its
     members. A second round re-associates what the first left over with gates twice as
-    wide (sources whose arrivals the first round's tight gates fragmented)."""
+    wide (sources whose arrivals the first round's tight gates fragmented). `workers`:
+    processes for the association's time windows (results do not depend on it)."""
     from dataclasses import replace
 
     cfg = cfg or AssociationConfig()
@@ -403,7 +411,8 @@ def locate_sources(arrays: Arrays, dets: Detections, cfg: AssociationConfig | No
     spreads: list[float] = []
     for r in range(rounds):
         c = cfg if r == 0 else replace(cfg, rel_wind_sigma=cfg.rel_wind_sigma * 2.5)
-        det, sol, ok, P, spread = _round(arrays, dets, c, p_accept, used, spreads[0] if spreads else None)
+        det, sol, ok, P, spread = _round(arrays, dets, c, p_accept, used, spreads[0] if spreads else None,
+                                         workers=workers)
         if not ok.any():
             break
         keep = np.nonzero(ok)[0]

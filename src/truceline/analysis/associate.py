@@ -58,7 +58,7 @@ class AssociationConfig:
     passes: int = 3  # association passes over the detections still unused
     batch: int = 1000
     max_partners: int = 12  # cap on candidates per travel-time window (memory safety in dense scenes)
-    tri_chunk_dets: int = 200_000
+    tri_chunk_dets: int = 50_000
     window_s: float = 3600.0  # association time window (bounded memory, linear in duration)  # first-array detections per triangle chunk (memory bound)  # hypotheses refined together (strongest first; later ones skip used detections)
 
 
@@ -311,6 +311,24 @@ class Associator:
         xyz = np.stack([np.concatenate(keep_x), np.concatenate(keep_y), np.concatenate(keep_t)], 1)
         return xyz, np.concatenate(keep_i)
 
+    def _buckets(self, xyz: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Bucket codes of the triangle solutions on the two half-shifted grids: per grid the
+        sorted distinct codes and each solution's index into them."""
+        if xyz.shape[0] == 0:
+            return []
+        L = self.cfg.cluster_m
+        pts = np.c_[xyz[:, 0], xyz[:, 1], xyz[:, 2] * 330.0]
+        out = []
+        for off in (0.0, 0.5):
+            k = np.floor(pts / L + off).astype(np.int64)
+            k -= k.min(0)
+            span = k.max(0) + 1
+            code = (k[:, 0] * span[1] + k[:, 1]) * span[2] + k[:, 2]
+            code = code * 2 + int(off > 0)
+            ucode, inv = np.unique(code, return_inverse=True)
+            out.append((ucode, inv.ravel()))
+        return out
+
     def triangle_hypotheses(self, used: np.ndarray | None = None):
         """Buckets of agreeing triangle solutions (one source heard by >= 4 arrays gives many
         solutions at the same place and time). Solutions are hashed on two half-shifted grids
@@ -320,25 +338,25 @@ class Associator:
         cfg = self.cfg
         if getattr(self, "_sol_cache", None) is None:
             self._sol_cache = self.triangle_solutions()
+            self._bucket_cache = self._buckets(self._sol_cache[0])
         xyz, trip = self._sol_cache
-        if used is not None and xyz.shape[0]:
-            free = ~used[trip].any(1)
-            xyz, trip = xyz[free], trip[free]
         empty = (np.zeros((0, 3)), np.zeros(0, np.int64), np.zeros((0, 1), np.int64))
         if xyz.shape[0] == 0:
             return empty
+        codes = self._bucket_cache
+        if used is not None:
+            free = ~used[trip].any(1)
+            xyz, trip = xyz[free], trip[free]
+            codes = [(ucode, inv[free]) for ucode, inv in codes]
+        if xyz.shape[0] == 0:
+            return empty
         pts = np.c_[xyz[:, 0], xyz[:, 1], xyz[:, 2] * 330.0]
-        L = cfg.cluster_m
         best_key = None
         best_cnt = None
-        for off in (0.0, 0.5):
-            k = np.floor(pts / L + off).astype(np.int64)
-            k -= k.min(0)
-            span = k.max(0) + 1
-            code = (k[:, 0] * span[1] + k[:, 1]) * span[2] + k[:, 2]
-            code = code * 2 + int(off > 0)
-            _, inv, cnt = np.unique(code, return_inverse=True, return_counts=True)
-            c = cnt[inv]
+        # bucket codes are computed once per window (sort); each pass only recounts (bincount)
+        for ucode, inv in codes:
+            code = ucode[inv]
+            c = np.bincount(inv, minlength=ucode.size)[inv]
             if best_key is None:
                 best_key, best_cnt = code, c
             else:
@@ -348,7 +366,7 @@ class Associator:
         keep = best_cnt >= cfg.min_support
         if not keep.any():
             return empty
-        pts, trip, key, cnt = pts[keep], trip[keep], best_key[keep], best_cnt[keep]
+        pts, trip, key = pts[keep], trip[keep], best_key[keep]
         ukey, inv = np.unique(key, return_inverse=True)
         H = ukey.size
         n = np.bincount(inv, minlength=H)
@@ -601,47 +619,84 @@ def subset(dets: Detections, rows: np.ndarray) -> Detections:
     return Detections(**kw)
 
 
-def associate(arrays: Arrays, dets: Detections, cfg: AssociationConfig | None = None,
-              used: np.ndarray | None = None) -> Clusters:
-    """Group detections into sources (see module docstring); detections flagged in `used`
-    are left alone. Long inputs are processed in time windows of `window_s` (plus the
-    longest travel time on each side), keeping the sources whose emission time falls in the
-    window's core: memory stays bounded and the cost grows linearly with duration."""
-    cfg = cfg or AssociationConfig()
-    K = max(1, cfg.refine_near)
-    if len(dets) == 0 or len(arrays.ids) < cfg.min_arrays:
-        return _empty_clusters(K)
-    used = np.zeros(len(dets), bool) if used is None else used
+def _windows(dets: Detections, cfg: AssociationConfig) -> list[tuple[float, float, np.ndarray]]:
+    """Time windows (core start, core end, detection rows incl. the margin) covering `dets`.
+    The margin is the longest travel time plus slack on each side, so a source whose
+    emission time is in a window's core has all its arrivals in that window's rows."""
     t_lo, t_hi = float(dets.t.min()), float(dets.t.max())
     if t_hi - t_lo <= cfg.window_s:
-        return Associator(arrays, dets, cfg).run(used)
+        return [(-np.inf, np.inf, np.arange(len(dets)))]
     margin = cfg.r_max_m / 300.0 + 30.0
     order = np.argsort(dets.t, kind="stable")
     ts = dets.t[order]
-    rows_all, x_all, y_all, t_all, lon_all, lat_all = [], [], [], [], [], []
-    taken = used.copy()
+    out = []
     T0 = t_lo - margin
     while t_hi >= T0:
         T1 = T0 + cfg.window_s
         i0, i1 = np.searchsorted(ts, [T0 - margin, T1 + margin])
         rows = np.sort(order[i0:i1])
         if rows.size >= cfg.min_arrays:
-            sub = subset(dets, rows)
-            cl = Associator(arrays, sub, cfg).run(taken[rows])
-            core = (cl.t0 >= T0) & (cl.t0 < T1)
-            for i in np.nonzero(core)[0]:
-                r = cl.det[i][cl.det[i] >= 0]
-                g = rows[r]
-                if taken[g].any():
-                    continue
-                taken[g] = True
-                rows_all.append(g)
-                x_all.append(cl.x[i])
-                y_all.append(cl.y[i])
-                t_all.append(cl.t0[i])
-                lon_all.append(cl.lon[i])
-                lat_all.append(cl.lat[i])
+            out.append((T0, T1, rows))
         T0 = T1
+    return out
+
+
+def _window_job(arrays: Arrays, sub: Detections, cfg: AssociationConfig, used: np.ndarray, T0: float, T1: float):
+    """Associate one window on its own (no state shared with other windows) and keep the
+    sources whose emission time is in the window's core: (rows into `sub`, x, y, t0, lon, lat)."""
+    cl = Associator(arrays, sub, cfg).run(used)
+    core = np.nonzero((cl.t0 >= T0) & (cl.t0 < T1))[0]
+    return cl.det[core], cl.x[core], cl.y[core], cl.t0[core], cl.lon[core], cl.lat[core]
+
+
+def associate(arrays: Arrays, dets: Detections, cfg: AssociationConfig | None = None,
+              used: np.ndarray | None = None, workers: int | None = 1) -> Clusters:
+    """Group detections into sources (see module docstring); detections flagged in `used`
+    are left alone. Long inputs are processed in independent time windows of `window_s`
+    (plus the longest travel time on each side as margin): each source belongs to the
+    window holding its emission time, so a source near a boundary is found whole in one
+    window and never twice. Windows share no state, so they run in a process pool of
+    `workers` processes (None: the machine's cores) with results identical to the serial
+    path; a detection claimed by sources of two neighbouring windows stays with the earlier
+    window's source, the later keeping the rest when it still spans `min_arrays`
+    (deterministic merge in time order). Memory stays bounded and the cost
+    grows linearly with duration."""
+    cfg = cfg or AssociationConfig()
+    K = max(1, cfg.refine_near)
+    if len(dets) == 0 or len(arrays.ids) < cfg.min_arrays:
+        return _empty_clusters(K)
+    used = np.zeros(len(dets), bool) if used is None else used
+    from .parallel import pmap
+
+    wins = []
+    jobs = []
+    for T0, T1, rows in _windows(dets, cfg):
+        rows = rows[~used[rows]]  # detections already in sources take no part (cheaper later rounds)
+        if rows.size < cfg.min_arrays:
+            continue
+        sub = subset(dets, rows)
+        sub.report_ids = []  # not needed to associate; keeps what goes to a worker small
+        wins.append((T0, T1, rows))
+        jobs.append((arrays, sub, cfg, np.zeros(rows.size, bool), T0, T1))
+    results = pmap(_window_job, jobs, workers)
+    rows_all, x_all, y_all, t_all, lon_all, lat_all = [], [], [], [], [], []
+    taken = used.copy()
+    for (_T0, _T1, rows), (det, x, y, t0, lon, lat) in zip(wins, results, strict=True):
+        for i in range(det.shape[0]):
+            r = det[i][det[i] >= 0]
+            g = rows[r]
+            # a detection already claimed by an earlier window's source stays there; the rest
+            # of this source is kept when it still spans enough arrays (the final fit decides)
+            g = g[~taken[g]]
+            if g.size < cfg.min_arrays:
+                continue
+            taken[g] = True
+            rows_all.append(g)
+            x_all.append(x[i])
+            y_all.append(y[i])
+            t_all.append(t0[i])
+            lon_all.append(lon[i])
+            lat_all.append(lat[i])
     if not rows_all:
         return _empty_clusters(K)
     K = max(K, max(r.size for r in rows_all))

@@ -48,12 +48,16 @@ def silent_array_counts(lon: np.ndarray, lat: np.ndarray, arrays_lon: np.ndarray
 def mark_uncorroborated(events: list[Any], registry: dict[str, Any]) -> None:
     """Set `quality["silent_arrays"]` and `quality["uncorroborated"]` on radar-only launches
     that at least `MIN_SILENT_ARRAYS` acoustic arrays within `SILENCE_RADIUS_M` did not hear."""
-    arrays = [s for s in registry.values() if s.kind == "acoustic" and s.lat is not None and s.lon is not None]
+    def field(s: Any, name: str) -> Any:  # registry entries: `ingest.Sensor` or spec dicts
+        return s.get(name) if isinstance(s, dict) else getattr(s, name, None)
+
+    arrays = [(float(field(s, "lon")), float(field(s, "lat"))) for s in registry.values()
+              if field(s, "kind") == "acoustic" and field(s, "lat") is not None and field(s, "lon") is not None]
     targets = [e for e in events if e.type == "launch" and e.report_kinds and set(e.report_kinds.values()) == {"radar"}]
     if not arrays or not targets:
         return
     counts = silent_array_counts(np.array([e.lon for e in targets]), np.array([e.lat for e in targets]),
-                                 np.array([s.lon for s in arrays]), np.array([s.lat for s in arrays]))
+                                 np.array([a[0] for a in arrays]), np.array([a[1] for a in arrays]))
     for e, n in zip(targets, counts, strict=True):
         e.quality["silent_arrays"] = int(n)
         if n >= MIN_SILENT_ARRAYS:

@@ -12,6 +12,8 @@ pyproj's Karney geodesics directly (the same algorithm).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from pyproj import Geod
 
@@ -69,3 +71,46 @@ def project_region(lon, lat) -> tuple[np.ndarray, np.ndarray, tuple[float, float
     lat0 = float(np.mean(lat)) if lat.size else 0.0
     e, n, _ = to_local(lon0, lat0, lon, lat)
     return e, n, (lon0, lat0)
+
+
+
+_A = 6378137.0
+_E2 = 6.69437999014e-3
+
+
+def _ecef(lon: float, lat: float) -> tuple[float, float, float]:
+    lo, la = math.radians(lon), math.radians(lat)
+    sl, cl = math.sin(la), math.cos(la)
+    N = _A / math.sqrt(1.0 - _E2 * sl * sl)
+    return N * cl * math.cos(lo), N * cl * math.sin(lo), N * (1.0 - _E2) * sl
+
+
+def to_local_near(lon0: float, lat0: float, lon: float, lat: float) -> tuple[float, float]:
+    """Scalar east/north (m) of a point near (lon0, lat0) (a few km): the exact ellipsoidal
+    tangent-plane (ENU) coordinates, which differ from `to_local`'s azimuthal-equidistant
+    ones by (d/R)^2 relative (millimetres at 5 km). Much faster for one point (no pyproj
+    call), for per-observation loops such as radar gating."""
+    x0, y0, z0 = _ecef(lon0, lat0)
+    x1, y1, z1 = _ecef(lon, lat)
+    dx, dy, dz = x1 - x0, y1 - y0, z1 - z0
+    lo, la = math.radians(lon0), math.radians(lat0)
+    so, co, sa, ca = math.sin(lo), math.cos(lo), math.sin(la), math.cos(la)
+    east = -so * dx + co * dy
+    north = -sa * co * dx - sa * so * dy + ca * dz
+    return east, north
+
+
+def from_local_near(lon0: float, lat0: float, east: float, north: float) -> tuple[float, float]:
+    """Inverse of `to_local_near` (local radii of curvature, then Newton corrections)."""
+    sa = math.sin(math.radians(lat0))
+    w = 1.0 - _E2 * sa * sa
+    N = _A / math.sqrt(w)
+    M = _A * (1.0 - _E2) / w**1.5
+    k_lat = math.degrees(1.0 / M)
+    k_lon = math.degrees(1.0 / (N * max(math.cos(math.radians(lat0)), 1e-9)))
+    lon, lat = lon0 + east * k_lon, lat0 + north * k_lat
+    for _ in range(3):
+        e, n = to_local_near(lon0, lat0, lon, lat)
+        lon += (east - e) * k_lon
+        lat += (north - n) * k_lat
+    return lon, lat

@@ -180,7 +180,24 @@ def _final(P: Problem, lon, lat, t0, W, m, maz):
     return res, var, ares, gg, chi, dof, cov
 
 
+SOLVE_CHUNK = 4096  # events fitted together: bounds the memory of the batched fit
+
+
 def solve(P: Problem, lon0, lat0, t00, outlier_rounds: int = 6, p_outlier: float = 1e-2) -> Solution:
+    """`_solve` in chunks of `SOLVE_CHUNK` events (each event's fit is independent, so the
+    result is the same; the working memory stays bounded whatever the number of events)."""
+    E = P.m.shape[0]
+    if E <= SOLVE_CHUNK:
+        return _solve(P, lon0, lat0, t00, outlier_rounds, p_outlier)
+    lon0, lat0, t00 = (np.broadcast_to(np.asarray(v, float), (E,)) for v in (lon0, lat0, t00))
+    parts = []
+    for a in range(0, E, SOLVE_CHUNK):
+        idx = np.arange(a, min(a + SOLVE_CHUNK, E))
+        parts.append(_solve(_take(P, idx), lon0[idx], lat0[idx], t00[idx], outlier_rounds, p_outlier))
+    return Solution(**{f: np.concatenate([getattr(x, f) for x in parts]) for f in Solution.__dataclass_fields__})
+
+
+def _solve(P: Problem, lon0, lat0, t00, outlier_rounds: int = 6, p_outlier: float = 1e-2) -> Solution:
     """Fit every event from the start (lon0, lat0, t00). The plane is centred on the start
     (the association's estimate, within a few hundred metres), the fit re-centred on the
     result and linearized there, so ranges are exact geodesics. Events failing the

@@ -53,34 +53,46 @@ class _Src:
     type: str = "impact"
 
 
-def choose_temperature_model(reports: list[dict], registry, cfg, pilot: int = 12000) -> str:
+def _pilot_score(sub: list[dict], registry, cfg, mode: str) -> tuple[int, float] | None:
+    """(sources located, -mean chi-square per dof) of a one-round pilot analysis of `sub`
+    under a missing-temperature model; None when `sub` has no detection."""
+    arrays, dets = build_tables(sub, registry, missing_temp=mode)
+    if len(dets) == 0:
+        return None
+    src = locate_sources(arrays, dets, cfg, rounds=1, repeat_rounds=0)
+    n = int(src.accepted.sum())
+    chi = float(np.mean(src.sol.chi2 / np.maximum(src.sol.dof, 1.0))) if n else np.inf
+    return n, -chi
+
+
+def choose_temperature_model(reports: list[dict], registry, cfg, pilot: int = 12000,
+                             workers: int | None = 1) -> str:
     """Which temperature to assume at arrays that report none: the neighbours' ("fill",
     physically right when the air temperature is a smooth field) or the spec's 15 C
     ("default", what a data source following the spec's text uses). Decided by the data: a
-    pilot analysis of the first `pilot` acoustic reports (by time) under both; the model that
-    locates more sources (then the lower mean chi-square per degree of freedom) wins."""
+    pilot analysis of the first `pilot` acoustic reports (by time) under both (run side by
+    side when `workers` > 1); the model that locates more sources (then the lower mean
+    chi-square per degree of freedom) wins."""
+    from .parallel import pmap
+
     has = [("air_temp_c" in (r.get("body") or {})) for r in reports]
     if all(has) or not any(has):
         return "default"
     sub = sorted(reports, key=lambda r: (r["time"], r["id"]))[:pilot]
-    scores = {}
-    for mode in ("fill", "default"):
-        arrays, dets = build_tables(sub, registry, missing_temp=mode)
-        if len(dets) == 0:
-            return "fill"
-        src = locate_sources(arrays, dets, cfg, rounds=1, repeat_rounds=0)
-        n = int(src.accepted.sum())
-        chi = float(np.mean(src.sol.chi2 / np.maximum(src.sol.dof, 1.0))) if n else np.inf
-        scores[mode] = (n, -chi)
+    modes = ("fill", "default")
+    res = pmap(_pilot_score, [(sub, registry, cfg, m) for m in modes], workers)
+    if any(r is None for r in res):
+        return "fill"
+    scores = dict(zip(modes, res, strict=True))
     return "fill" if scores["fill"] >= scores["default"] else "default"
 
 
-def _acoustic_sources(reports, registry, cfg) -> tuple[list[_Src], dict[str, Any]]:
-    mode = choose_temperature_model(reports, registry, cfg)
+def _acoustic_sources(reports, registry, cfg, workers: int | None = None) -> tuple[list[_Src], dict[str, Any]]:
+    mode = choose_temperature_model(reports, registry, cfg, workers=workers)
     arrays, dets = build_tables(reports, registry, missing_temp=mode)
     if len(dets) == 0:
         return [], {"acoustic_detections": 0}
-    src = locate_sources(arrays, dets, cfg)
+    src = locate_sources(arrays, dets, cfg, workers=workers)
     sol = src.sol
     out: list[_Src] = []
     for s in np.nonzero(src.accepted)[0]:
@@ -120,9 +132,12 @@ def _fuse_radar(srcs: list[_Src], radar_reports: list[dict]) -> None:
             dt = abs(s.time - o["time"])
             if dt > 4.0 * math.sqrt(s.time_var + RADAR_TIME_SIGMA_S**2) + 0.3:
                 continue
-            e, n, _ = geodesy.to_local(s.lon, s.lat, o["lon"], o["lat"])
-            d = np.array([float(e), float(n)])
-            d2 = float(d @ np.linalg.solve(s.cov + o["cov"], d))
+            e, n = geodesy.to_local_near(s.lon, s.lat, o["lon"], o["lat"])
+            cv = s.cov + o["cov"]
+            det = cv[0, 0] * cv[1, 1] - cv[0, 1] * cv[1, 0]
+            if not det > 0:
+                continue
+            d2 = (cv[1, 1] * e * e - (cv[0, 1] + cv[1, 0]) * e * n + cv[0, 0] * n * n) / det
             if d2 <= best_d2:
                 best, best_d2 = i, d2
         if best is None:
@@ -133,11 +148,11 @@ def _fuse_radar(srcs: list[_Src], radar_reports: list[dict]) -> None:
             sh.add(o["lon"], o["lat"], best)
         else:
             s = srcs[best]
-            e, n, _ = geodesy.to_local(s.lon, s.lat, o["lon"], o["lat"])
+            e, n = geodesy.to_local_near(s.lon, s.lat, o["lon"], o["lat"])
             Ia, Ib = np.linalg.inv(s.cov), np.linalg.inv(o["cov"])
             P = np.linalg.inv(Ia + Ib)
             m = P @ (Ib @ np.array([float(e), float(n)]))
-            lo, la = geodesy.from_local(s.lon, s.lat, m[0], m[1])
+            lo, la = geodesy.from_local_near(s.lon, s.lat, float(m[0]), float(m[1]))
             s.lon, s.lat, s.cov = float(lo), float(la), 0.5 * (P + P.T)
             w = 1.0 / s.time_var + 1.0 / RADAR_TIME_SIGMA_S**2
             s.time = (s.time / s.time_var + o["time"] / RADAR_TIME_SIGMA_S**2) / w
@@ -219,13 +234,16 @@ def analyze_reports(
     profile: Any = None,
     config: AssociationConfig | None = None,
     stats: dict[str, Any] | None = None,
+    workers: int | None = None,
 ) -> list[Event]:
     """Fuse accepted, validated reports (spec section 2 dicts) into events (spec section 4).
 
     `registry` maps sensor id -> registry entry (`ingest.Sensor` or dict); `territory` a
     `truceline.geo.Territory` (zone, distance to the line); `profile` is passed to the
     attribution/rules hook. Deterministic: the same input gives the same events and ids,
-    whatever the order of `reports`. `stats`, when given, receives counters.
+    whatever the order of `reports`. `stats`, when given, receives counters. `workers`:
+    processes for the acoustic association's time windows (None: the machine's cores, at
+    most 4); the events do not depend on it.
     """
     seen: set[str] = set()
     by_kind: dict[str, list[dict]] = {k: [] for k in ("acoustic", "radar", "uav", "satellite", "monitor")}
@@ -234,7 +252,7 @@ def analyze_reports(
             continue
         seen.add(r["id"])
         by_kind[r["kind"]].append(r)
-    srcs, st = _acoustic_sources(by_kind["acoustic"], registry, config)
+    srcs, st = _acoustic_sources(by_kind["acoustic"], registry, config, workers=workers)
     _fuse_radar(srcs, by_kind["radar"])
     _classify_and_pair(srcs)
     events: list[Event] = []
@@ -257,7 +275,8 @@ def analyze_reports(
             id=event_id("weapon_sighting", tr.reports), type="weapon_sighting", time=tr.first_time,
             lon=tr.lon, lat=tr.lat, cov_en_m2=tr.cov, reports=sorted(tr.reports), report_kinds=dict(tr.kinds),
             object=tr.info["object"], caliber_mm=tr.info.get("caliber_mm"), count=tr.info.get("count"),
-            extra={"last_seen": _fmt(tr.last_time), **({"media_sha256": sorted(set(tr.info["media"]))} if tr.info["media"] else {})},
+            extra={"last_seen": _fmt(tr.last_time), **({"media_sha256": sorted(set(tr.info["media"]))} if tr.info["media"] else {}),
+                   **({"confidence": float(tr.info["confidence"])} if tr.info.get("confidence") is not None else {})},
         ))
     for tr in cluster_satellite(by_kind["satellite"]):
         events.append(Event(
@@ -277,6 +296,9 @@ def analyze_reports(
         ))
     if territory is not None and events:
         add_geography(events, territory)
+    from truceline.analysis.corroboration import mark_uncorroborated
+
+    mark_uncorroborated(events, registry)
     apply_issue6(events, territory, profile)
     if stats is not None:
         stats.update(st)

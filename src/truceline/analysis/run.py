@@ -83,7 +83,8 @@ def run_analysis(
         timings["ingest_db_s"] = time.perf_counter() - t2
     t3 = time.perf_counter()
     stats: dict[str, Any] = {}
-    events = analyze_reports(result.accepted, registry, territory=territory, profile=profile, stats=stats)
+    events = analyze_reports(result.accepted, registry, territory=territory, profile=profile, stats=stats,
+                             workers=workers)
     timings["analyze_s"] = time.perf_counter() - t3
     out = Path(out_path)
     geo = events_to_geojson(events)

@@ -15,7 +15,7 @@ def analyze(
     out: Path = typer.Option(..., "--out", help="Output events.geojson (spec section 4)."),
     profile: Path | None = typer.Option(None, "--profile", help="Agreement profile (TOML)."),
     db: str | None = typer.Option(None, "--db", help="Also ingest the reports into this store (URL)."),
-    workers: int | None = typer.Option(None, "--workers", help="Signature-verification processes."),
+    workers: int | None = typer.Option(None, "--workers", help="Worker processes for signature checks and acoustic association (default: CPU cores, at most 4)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Validate reports, fuse them into located events with honest uncertainty, write GeoJSON.
