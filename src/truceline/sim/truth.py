@@ -148,6 +148,10 @@ def _launches(world: World, cfg: SimConfig, rng: np.random.Generator, t0: float,
     t_l = tm[mi] + cg - np.repeat(cg[first] if len(cg) else np.zeros(0), n_r)
     spread = np.array([SPREAD[x][2] for x in w], float)
     llon, llat = geodesic_forward(lon[mi], lat[mi], rng.uniform(0, 360, len(mi)), np.abs(rng.normal(0, spread)))
+    # A gun stands in its own party's territory: a round whose emplacement scatter crossed
+    # the line (mission positions near it) fires from the checked mission position instead.
+    across = world.party_at(llon, llat) != party[mi]
+    llon, llat = np.where(across, lon[mi], llon), np.where(across, lat[mi], llat)
     disp = np.array([SPREAD[x][0] for x in w], float) + np.array([SPREAD[x][1] for x in w], float) * rng_m[mi]
     ilon, ilat = geodesic_forward(tlon[mi], tlat[mi], rng.uniform(0, 360, len(mi)),
                                   disp * np.sqrt(rng.chisquare(2, len(mi))))
