@@ -227,7 +227,8 @@ def test_profile_with_wrong_fields_is_a_clear_error(tmp_path):
         load_profile(bad)
 
 
-def test_rule_params_the_checker_cannot_honour_are_errors(territory, profile):
+def _profile_doc(**overrides):
+    """A minimal valid profile document (two parties, no exclusion bands) with overrides."""
     doc = {
         "name": "t",
         "parties": ["UA", "RU"],
@@ -237,7 +238,14 @@ def test_rule_params_the_checker_cannot_honour_are_errors(territory, profile):
         "attribution_threshold": 0.95,
         "sector_km": 50.0,
         "public_position_grid_m": 1000.0,
-        "rules": [
+    }
+    doc.update(overrides)
+    return doc
+
+
+def test_rule_params_the_checker_cannot_honour_are_errors(territory, profile):
+    doc = _profile_doc(
+        rules=[
             {
                 "code": "fire.launch",
                 "kind": "fire",
@@ -246,7 +254,7 @@ def test_rule_params_the_checker_cannot_honour_are_errors(territory, profile):
                 "params": {"min_probabilty": 0.9},
             }
         ],
-    }
+    )
     p = parse_profile(doc, "t.toml")
     with pytest.raises(InputError, match=r"rules\[0\] \(fire.launch\)\.params: unknown key 'min_probabilty'"):
         R.evaluate_rules([], territory, p)
@@ -258,16 +266,9 @@ def test_rule_params_the_checker_cannot_honour_are_errors(territory, profile):
 
 
 def test_disabled_rule_and_effective_delay(territory, place, profile):
-    doc = {
-        "name": "t",
-        "parties": ["UA", "RU"],
-        "ceasefire_start": "2026-01-06T00:00:00Z",
-        "exclusion": [{"class": "tank", "distance_km": 15.0, "rule": "tank"}],
-        "buffer_zone_km": 2.0,
-        "attribution_threshold": 0.95,
-        "sector_km": 50.0,
-        "public_position_grid_m": 1000.0,
-        "rules": [
+    doc = _profile_doc(
+        exclusion=[{"class": "tank", "distance_km": 15.0, "rule": "tank"}],
+        rules=[
             {
                 "code": "fire.launch",
                 "kind": "fire",
@@ -284,7 +285,7 @@ def test_disabled_rule_and_effective_delay(territory, place, profile):
                 "params": {"distance_km": 15.0, "effective_after_h": 48},
             },
         ],
-    }
+    )
     p = parse_profile(doc, "t.toml")
     pos = place(5000.0)
     feats = [
