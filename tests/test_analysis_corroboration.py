@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from truceline.analysis import attribution as att
 from truceline.analysis.corroboration import mark_uncorroborated, silent_array_counts
@@ -47,3 +48,72 @@ def test_radar_only_launch_among_silent_arrays_is_withheld():
     att.apply_attribution(feats, terr, None)
     assert feats[0]["properties"]["responsible"] is None and feats[0]["properties"]["attribution"] == {}
     assert feats[1]["properties"]["responsible"] == "EAST"
+
+
+def _ring(lon0, lat0, radii_m, n=6):
+    pts = [geodesic_forward(lon0, lat0, 360.0 * k / n, r) for k in range(n) for r in radii_m]
+    return {f"a{i}": Sensor(id=f"a{i}", kind="acoustic", public_key=b"\0" * 32, lat=float(la), lon=float(lo))
+            for i, (lo, la) in enumerate(pts)}
+
+
+def _detections(registry, lon0, lat0, t_emit, which, jitter_s=0.0, rng=None):
+    """One detection per chosen array at the true arrival time (+ jitter), spec report shape."""
+    from truceline.formats import format_time
+    from truceline.geo.local import geodesic_inverse
+
+    out = []
+    for k, (sid, s) in enumerate(registry.items()):
+        if k not in which:
+            continue
+        _, d = geodesic_inverse(lon0, lat0, s.lon, s.lat)
+        j = rng.normal(0.0, jitter_s) if rng is not None else 0.0
+        out.append({"id": f"d{k}-{t_emit}", "sensor": sid, "kind": "acoustic",
+                    "time": format_time(t_emit + float(d) / 343.0 + j), "body": {"class": "launch"}})
+    return out
+
+
+def test_radar_track_heard_at_the_predicted_times_is_corroborated():
+    """Arrays that heard the launch when the track says they should make it credible; a false track
+    at the same place, another time, meets silence and is withheld; arrays far off say nothing."""
+    lon0, lat0, t0 = 37.5, 48.5, 1767657600.0 + 3600.0
+    registry = _ring(lon0, lat0, (3_000.0, 7_000.0))  # 12 arrays within 10 km
+    rng = np.random.default_rng(1)
+    acoustic = _detections(registry, lon0, lat0, t0, set(range(10)), jitter_s=0.3, rng=rng)  # 10 of 12 heard it
+    real = _event("real", lon0, lat0, {"r1": "radar"}, time_sigma_s=0.1)
+    real.time = t0
+    false = _event("false", lon0, lat0, {"r2": "radar"}, time_sigma_s=0.1)
+    false.time = t0 + 900.0
+    mark_uncorroborated([real, false], registry, acoustic)
+    assert real.quality["near_arrays"] == 12 and real.quality["heard_arrays"] == 10
+    assert "uncorroborated" not in real.quality and real.quality["hearing_log10_lr"] > 5
+    assert false.quality["heard_arrays"] == 0 and false.quality["uncorroborated"] is True
+    lone_lon, lone_lat = geodesic_forward(lon0, lat0, 90.0, 60_000.0)
+    lone = _event("lone", float(lone_lon), float(lone_lat), {"r3": "radar"})
+    mark_uncorroborated([lone], registry, acoustic)
+    assert lone.quality == {"near_arrays": 0, "heard_arrays": 0, "silent_arrays": 0}
+
+
+def test_busy_arrays_do_not_corroborate_a_false_track_by_chance():
+    """During a barrage every array detects something every few seconds: a window hit is then weak
+    evidence (the chance rate is estimated per array), so half the arrays 'hearing' a track whose
+    other half is silent does not make it credible."""
+    lon0, lat0, t0 = 37.5, 48.5, 1767657600.0 + 3600.0
+    registry = _ring(lon0, lat0, (3_000.0, 7_000.0))
+    from truceline.formats import format_time
+
+    busy = [{"id": f"b{k}-{i}", "sensor": sid, "kind": "acoustic", "time": format_time(t0 - 1800.0 + 4.0 * i + k),
+             "body": {"class": "unknown"}} for k, sid in enumerate(registry) if k % 2 == 0 for i in range(900)]
+    track = _event("track", lon0, lat0, {"r": "radar"}, time_sigma_s=0.1)
+    track.time = t0
+    mark_uncorroborated([track], registry, busy)
+    assert track.quality["heard_arrays"] == 6 and track.quality["uncorroborated"] is True
+
+
+def test_hearing_evidence_chance_rate():
+    from truceline.analysis.corroboration import CHANCE_WINDOW_S, hearing_evidence
+
+    arrivals = np.sort(np.linspace(0.0, 2 * CHANCE_WINDOW_S, 361))  # one detection every 10 s
+    heard, p = hearing_evidence(np.array([CHANCE_WINDOW_S + 5.0, CHANCE_WINDOW_S + 0.2]), np.array([1.0, 1.0]),
+                                arrivals)
+    assert heard.tolist() == [False, True]
+    assert p == pytest.approx(-np.expm1(-0.1 * 2.0), rel=0.02)  # rate 0.1/s over a 2 s window

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from scenario_gen import make_scenario, score_acoustic
 from truceline import formats
@@ -109,3 +110,27 @@ def test_monitor_reports_become_monitor_events():
     reps = [_rep("m1", "mon", "monitor", T0, {"lat": 48.0, "lon": 37.4, "category": "crater", "text": "x"}, 1)]
     (e,) = analyze_reports(reps, {"mon": {"id": "mon", "kind": "monitor"}})
     assert e.type == "monitor_report" and e.category == "crater" and e.reports == ["m1"]
+
+
+def test_looks_combine_as_independent_evidence():
+    from truceline.analysis.fusion import combined_confidence
+
+    assert combined_confidence([]) is None
+    assert combined_confidence([0.8]) == pytest.approx(0.8)
+    assert combined_confidence([0.8, 0.8]) == pytest.approx(16 / 17)  # odds 4 * 4
+    assert combined_confidence([0.8, 0.2]) == pytest.approx(0.5)  # a doubtful look cancels a sure one
+    assert combined_confidence([1.0]) == pytest.approx(0.99)  # one look never proves an object outright
+    assert combined_confidence([0.0] * 200) == pytest.approx(0.0, abs=1e-300)
+
+
+def test_sighting_confidence_is_its_looks_combined():
+    lon, lat = 37.6, 48.4
+    reps = []
+    for i, c in enumerate((0.7, 0.75, 0.8)):
+        rep = _uav(f"l{i}", T0 + 300 * i, lon, lat, 20.0, "tank", i)
+        rep["body"]["confidence"] = c
+        reps.append(rep)
+    events = analyze_reports(reps, {"d1": {"id": "d1", "kind": "uav"}})
+    assert len(events) == 1
+    odds = (0.7 / 0.3) * (0.75 / 0.25) * (0.8 / 0.2)
+    assert events[0].extra["confidence"] == pytest.approx(odds / (1 + odds))

@@ -130,3 +130,24 @@ def test_cli_rejects_a_non_event_file(tmp_path):
     p.write_text('{"type": "Feature"}')
     res = CliRunner().invoke(_app(), ["explain", "A", "--events", str(p)])
     assert isinstance(res.exception, TrucelineError) and "FeatureCollection" in str(res.exception)
+
+
+def test_explain_says_why_evidence_is_withheld(territory):
+    deep = territory.offset_from_line(700.0, 8000.0, "UA")
+    cov = [[400.0, 0.0], [0.0, 400.0]]
+    radar = _feature("R1", "launch", deep, cov, sources={"radar": 1},
+                     quality={"near_arrays": 7, "heard_arrays": 0, "silent_arrays": 7, "hearing_log10_lr": -4.9,
+                              "uncorroborated": True})
+    thin = _feature("A1", "launch", deep, cov, sources={"acoustic": 4}, quality={"dof": 1.0})
+    doubt = _feature("S2", "weapon_sighting", deep, cov, object="tank", confidence=0.6)
+    by_id = {f["properties"]["id"]: f for f in (radar, thin, doubt)}
+    p = load_profile()
+    t_radar = explain_event(radar, by_id, territory, p)
+    assert "of the 7 acoustic arrays within 10 km, 0 had a detection" in t_radar
+    assert "Decision: no party is named (the evidence is withheld from attribution" in t_radar
+    t_thin = explain_event(thin, by_id, territory, p)
+    assert "1.0 redundant measurements" in t_thin and "Decision: no party is named" in t_thin
+    t_doubt = explain_event(doubt, by_id, territory, p)
+    assert "combine to a confidence of 0.600" in t_doubt
+    assert abs(_pct_of(t_doubt, "UA") - 0.6) < 1e-3  # the territorial probability (1.0) times the confidence
+    assert "Decision: no party is named" in t_doubt and "is below the 0.8 a finding needs" in t_doubt

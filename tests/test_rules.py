@@ -294,3 +294,34 @@ def test_disabled_rule_and_effective_delay(territory, place, profile):
         _event("t2", "weapon_sighting", pos, "2026-01-08T00:00:01Z", object="tank"),
     ]
     assert _violations(feats, territory, p) == [[], [], ["withdrawal.tank"]]
+
+
+def test_doubtful_sighting_breaks_no_position_rule(territory, profile, place):
+    """A sighting's combined confidence must reach the profile's sighting_min_confidence (or the
+    rule's params.min_confidence) before a withdrawal or buffer finding rests on it."""
+    deep_in_band = place(5_000.0, "UA")
+    gate = profile.sighting_min_confidence
+    feats = [
+        _event("sure", "weapon_sighting", deep_in_band, _after(profile), object="tank", confidence=min(1.0, gate + 0.05)),
+        _event("doubt", "weapon_sighting", deep_in_band, _after(profile), object="tank", confidence=gate - 0.05),
+        _event("none", "weapon_sighting", deep_in_band, _after(profile), object="tank"),  # no confidence reported
+    ]
+    assert _violations(feats, territory, profile) == [["withdrawal.tank"], [], ["withdrawal.tank"]]
+    findings = R.check_rules(feats[1:2], territory, profile)[0]
+    assert "below" in findings[0].evidence and f"{gate:g}" in findings[0].evidence
+    # a rule may set its own operating point
+    strict = [{"code": "withdrawal.tank", "kind": "exclusion", "applies_to": ["weapon_sighting"], "classes": ["tank"],
+               "params": {"distance_km": 15.0, "min_confidence": 0.99}}]
+    assert _violations([feats[0]], territory, profile, rules=strict) == [[]]
+    lax = parse_profile(_profile_doc(sighting_min_confidence=0.1, rules=[], exclusion=[{"class": "tank", "distance_km": 15.0,
+                                                                               "rule": "tank"}]), "lax.toml")
+    assert _violations([feats[1]], territory, lax) == [["withdrawal.tank"]]
+
+
+def test_sighting_min_confidence_must_be_a_probability(territory):
+    with pytest.raises(InputError, match=r"x.toml: sighting_min_confidence: must be in \[0, 1\]"):
+        parse_profile(_profile_doc(sighting_min_confidence=1.5, rules=[]), "x.toml")
+    doc = _profile_doc(rules=[{"code": "buffer.presence", "kind": "buffer", "applies_to": ["weapon_sighting"], "description": "d",
+                               "params": {"min_confidence": -0.1}}])
+    with pytest.raises(InputError, match=r"params.min_confidence: must be a number in \[0, 1\]"):
+        R.evaluate_rules([], territory, parse_profile(doc, "x.toml"))

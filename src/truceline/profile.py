@@ -38,6 +38,9 @@ from truceline.errors import InputError
 
 DEFAULT_PROFILE_PATH = Path(__file__).resolve().parent / "data" / "profiles" / "default.toml"
 RULE_KINDS = ("fire", "exclusion", "buffer")
+# Combined drone confidence a sighting needs before a position rule (withdrawal, buffer)
+# can be broken by it: see `truceline.analysis.rules` and the default profile's comment.
+DEFAULT_SIGHTING_MIN_CONFIDENCE = 0.8
 _CODE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 _SUFFIX_RE = re.compile(r"^[a-z0-9_]+$")
 _TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
@@ -98,6 +101,7 @@ class Profile:
     public_position_grid_m: float
     rules: tuple[Rule, ...]
     description: str = ""
+    sighting_min_confidence: float = DEFAULT_SIGHTING_MIN_CONFIDENCE
     source: str = ""
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -363,6 +367,13 @@ def _parse_threshold(ctx: _Ctx, v: Any, path: str) -> float:
     return x
 
 
+def _parse_unit_interval(ctx: _Ctx, v: Any, path: str) -> float:
+    x = _num(ctx, v, path, minimum=None)
+    if not 0.0 <= x <= 1.0:
+        raise ctx.fail(path, f"must be in [0, 1], got {x:g}")
+    return x
+
+
 SectionParser = Callable[[_Ctx, Any, str], Any]
 
 SECTIONS: dict[str, tuple[SectionParser, bool]] = {
@@ -377,6 +388,7 @@ SECTIONS: dict[str, tuple[SectionParser, bool]] = {
     "sector_km": (lambda c, v, p: _num(c, v, p, positive=True), True),
     "public_position_grid_m": (lambda c, v, p: _num(c, v, p, positive=True), True),
     "rules": (_parse_rules, True),
+    "sighting_min_confidence": (_parse_unit_interval, False),
 }
 _CORE = set(SECTIONS)
 
@@ -450,6 +462,7 @@ def parse_profile(doc: Mapping[str, Any], source: str = "<profile>") -> Profile:
         public_position_grid_m=parsed["public_position_grid_m"],
         rules=tuple(rules),
         description=parsed.get("description", ""),
+        sighting_min_confidence=parsed.get("sighting_min_confidence", DEFAULT_SIGHTING_MIN_CONFIDENCE),
         source=source,
         extra=MappingProxyType(extra),
     )

@@ -574,13 +574,39 @@ def _barely_determined(props: dict[str, Any]) -> bool:
     return only_acoustic and isinstance(dof, int | float) and dof < MIN_REDUNDANT_DOF
 
 
+def withheld_reason(props: Mapping[str, Any]) -> str | None:
+    """Plain-language reason why a launch or sighting with a position is left undetermined
+    (or why its probabilities are scaled down), or None. Used by `truceline explain`."""
+    quality = props.get("quality") if isinstance(props.get("quality"), dict) else {}
+    if quality.get("uncorroborated") is True:
+        near, heard = quality.get("near_arrays"), quality.get("heard_arrays")
+        if near is not None and heard is not None:
+            lr = quality.get("hearing_log10_lr")
+            lr_text = f"; their evidence favours a false track by 10^{-lr:.1f} to 1" if lr is not None else ""
+            return (f"only a radar track reports this launch, and of the {near} acoustic arrays within "
+                    f"10 km, {heard} had a detection when its sound should have reached them{lr_text}. "
+                    "A real launch that close is heard, so the radar alone does not accuse anyone")
+        return (f"only a radar track reports this launch, and {quality.get('silent_arrays')} acoustic arrays "
+                "within 10 km heard nothing, so the radar alone does not accuse anyone")
+    if _barely_determined(dict(props)):
+        return (f"the acoustic fix has {quality.get('dof')} redundant measurements (fewer than "
+                f"{MIN_REDUNDANT_DOF:g}): its consistency test cannot reveal a wrong association, so its small "
+                "ellipse is not trusted to accuse anyone")
+    c = props.get("confidence")
+    if props.get("type") == "weapon_sighting" and isinstance(c, int | float) and c < 1.0:
+        return (f"the drones' looks at this object combine to a confidence of {c:.3f} that it is real and of its "
+                "reported class (decoys and misidentified vehicles are nobody's weapon); the territorial "
+                "probabilities below are multiplied by it")
+    return None
+
+
 def _sighting_confidence(features: list[dict[str, Any]], rows: list[int]) -> np.ndarray:
     """Probability that each attributed object is real and of its reported class.
 
-    A drone's `confidence` (spec: 0..1) is that probability for one look; the fusion keeps
-    the most confident look of an object (repeated looks at a decoy are not independent
-    evidence). A decoy or a misclassified vehicle is nobody's weapon, so the territorial
-    probability is scaled by it. Launches, and sightings without a reported confidence,
+    A drone's `confidence` (spec: 0..1) is that probability for one look; the fusion combines
+    the looks of one object into the sighting's `confidence` (`fusion.combined_confidence`).
+    A decoy or a misclassified vehicle is nobody's weapon, so the territorial probability is
+    scaled by it. Launches, and sightings without a reported confidence,
     get 1: their existence is not in doubt in the reports.
     """
     out = np.ones(len(rows))

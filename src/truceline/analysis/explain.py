@@ -18,6 +18,7 @@ from truceline.analysis.attribution import (
     apply_attribution,
     check_threshold,
     ellipse_95,
+    withheld_reason,
 )
 from truceline.analysis.rules import check_rules
 
@@ -177,6 +178,9 @@ def explain_event(
             f"  Events of type {etype!r} are not attributed to a party (their location does not say whose act "
             "they are)."
         )
+    reason = withheld_reason(props) if etype in ("launch", "weapon_sighting") else None
+    if reason:
+        out.append(f"  Note: {reason}.")
     parties = list(getattr(territory, "parties", ()) or attribution.keys())
     if attribution:
         for p in parties:
@@ -197,7 +201,8 @@ def explain_event(
         why = (
             f"the highest probability, {best[0]} at {_pct(best[1])}, is below the threshold"
             if best
-            else "there is no evidence of origin"
+            else ("the evidence is withheld from attribution, see the note above" if reason
+                  else "there is no evidence of origin")
         )
         out.append(f"  Decision: no party is named ({why}).")
     published = (props.get("attribution"), props.get("responsible"))

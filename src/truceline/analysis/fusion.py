@@ -6,7 +6,8 @@
   projectile from several radars become one launch and one impact; a track matching
   nothing creates both events, linked.
 - uav: sightings of the same object (compatible class, within an hour, positions consistent
-  given their CEPs and the 50 m the spec allows) are one `weapon_sighting`.
+  given their CEPs and the 50 m the spec allows) are one `weapon_sighting`; its confidence
+  combines the looks' confidences as independent evidence (`combined_confidence`).
 - satellite: detections of one fire within 1 km and 12 hours are one `thermal` event.
 - monitor: each report is a `monitor_report`.
 """
@@ -72,6 +73,25 @@ class Track:
         self.time_var = 1.0 / w
 
 
+CONFIDENCE_CLIP = (0.01, 0.99)  # one look never proves or disproves an object outright
+
+
+def combined_confidence(confidences: list[float]) -> float | None:
+    """Probability that a sighting is real and of its class, from the confidences of its looks.
+
+    Each look's confidence is read as the drone's posterior at even prior odds; looks are
+    combined as independent evidence (naive Bayes: their odds multiply), so two looks at 0.8
+    give 0.94, and a doubtful look (< 0.5) lowers the result. Repeated looks at a convincing
+    decoy are not independent; that residual risk is why findings keep the media hashes for
+    review. None when no look reported a confidence.
+    """
+    if not confidences:
+        return None
+    c = np.clip(np.asarray(confidences, dtype=float), *CONFIDENCE_CLIP)
+    log_odds = float(np.sum(np.log(c) - np.log1p(-c)))
+    return float(1.0 / (1.0 + math.exp(-log_odds))) if log_odds > -700 else 0.0
+
+
 def cov_from(x) -> np.ndarray:
     c = np.asarray(x, float).reshape(2, 2)
     c = 0.5 * (c + c.T)
@@ -133,7 +153,8 @@ def cluster_uav(reports: list[dict]) -> list[Track]:
         if best is None:
             tr = Track(lon, lat, cov, t, 1.0, [r["id"]], {r["id"]: "uav"}, t, t,
                        {"object": obj, "caliber_mm": b.get("caliber_mm"), "count": b.get("count"),
-                        "confidence": b.get("confidence"), "media": [b["media_sha256"]] if b.get("media_sha256") else []})
+                        "confidences": [float(b["confidence"])] if b.get("confidence") is not None else [],
+                        "media": [b["media_sha256"]] if b.get("media_sha256") else []})
             tracks.append(tr)
             sh.add(lon, lat, len(tracks) - 1)
         else:
@@ -151,8 +172,10 @@ def cluster_uav(reports: list[dict]) -> list[Track]:
                 tr.info["count"] = max(int(tr.info.get("count") or 1), int(b["count"]))
             if b.get("media_sha256"):
                 tr.info["media"].append(b["media_sha256"])
-            if b.get("confidence") is not None:  # the most confident look (looks are not independent)
-                tr.info["confidence"] = max(float(b["confidence"]), float(tr.info.get("confidence") or 0.0))
+            if b.get("confidence") is not None:
+                tr.info["confidences"].append(float(b["confidence"]))
+    for tr in tracks:
+        tr.info["confidence"] = combined_confidence(tr.info.pop("confidences"))
     return tracks
 
 

@@ -298,7 +298,7 @@ def analyze_reports(
         add_geography(events, territory)
     from truceline.analysis.corroboration import mark_uncorroborated
 
-    mark_uncorroborated(events, registry)
+    mark_uncorroborated(events, registry, by_kind["acoustic"])
     apply_issue6(events, territory, profile)
     if stats is not None:
         stats.update(st)

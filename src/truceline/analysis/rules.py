@@ -33,8 +33,14 @@ same standard of proof as a named party. An event without a usable covariance, t
 breaks no rule that depends on it. Every rule also needs the event to be at or after the ceasefire
 start plus ``params.effective_after_h`` (default 0; e.g. a withdrawal period).
 
+A sighting must also be credible: its ``confidence`` (the fused looks' confidences combined as
+independent evidence, ``truceline.analysis.fusion.combined_confidence``) must reach
+``params.min_confidence``, else the profile's ``sighting_min_confidence`` (default 0.8). Decoys and
+misclassified vehicles are what drones mostly get wrong; the position probability cannot see them.
+A sighting without any reported confidence is taken at its word.
+
 ``params`` understood (all optional): ``min_probability`` (0..1], ``effective_after_h`` >= 0,
-``distance_km`` >= 0 (exclusion/buffer). Anything else there is an error, as are unknown kinds.
+``distance_km`` >= 0 (exclusion/buffer), ``min_confidence`` [0..1] (exclusion/buffer). Anything else there is an error, as are unknown kinds.
 """
 
 from __future__ import annotations
@@ -51,11 +57,13 @@ from scipy.stats import norm
 from truceline.analysis.attribution import regularize_cov, valid_covariances
 from truceline.errors import InputError
 from truceline.formats import parse_time
+from truceline.profile import DEFAULT_SIGHTING_MIN_CONFIDENCE
 
 KNOWN_PARAMS = {
     "fire": {"min_probability", "effective_after_h"},
-    "exclusion": {"min_probability", "effective_after_h", "distance_km", "min_caliber_mm", "max_caliber_mm"},
-    "buffer": {"min_probability", "effective_after_h", "distance_km"},
+    "exclusion": {"min_probability", "min_confidence", "effective_after_h", "distance_km", "min_caliber_mm",
+                  "max_caliber_mm"},
+    "buffer": {"min_probability", "min_confidence", "effective_after_h", "distance_km"},
 }
 
 
@@ -114,6 +122,9 @@ def _rules_of(profile: Any, rules: Sequence[Any] | None) -> list[Any]:
         mp = params.get("min_probability")
         if mp is not None and (isinstance(mp, bool) or not isinstance(mp, int | float) or not 0 < mp <= 1):
             raise InputError(f"{where}.params.min_probability: must be a number in (0, 1], got {mp!r}")
+        mc = params.get("min_confidence")
+        if mc is not None and (isinstance(mc, bool) or not isinstance(mc, int | float) or not 0 <= mc <= 1):
+            raise InputError(f"{where}.params.min_confidence: must be a number in [0, 1], got {mc!r}")
         for key in ("effective_after_h", "distance_km"):
             v = params.get(key)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0):
@@ -141,6 +152,7 @@ class _Inputs:
     cov: np.ndarray  # (N, 2, 2), NaN when unusable
     dist: np.ndarray  # m to the line, NaN when unknown
     sigma_n: np.ndarray  # m, NaN when unknown
+    confidence: np.ndarray  # sighting confidence (fused looks), NaN when none was reported
 
 
 def _float(v: Any) -> float:
@@ -163,9 +175,11 @@ def _gather(features: Sequence[Mapping[str, Any]], territory: Any, need_distance
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
     cov = np.full((n, 2, 2), np.nan)
+    conf = np.full(n, np.nan)
     for i, f in enumerate(features):
         p = f.get("properties") or {}
         types[i] = p.get("type")
+        conf[i] = _float(p.get("confidence"))
         objects[i] = p.get("object")
         calibers[i] = _float(p.get("caliber_mm"))
         with contextlib.suppress(ValueError):
@@ -202,7 +216,8 @@ def _gather(features: Sequence[Mapping[str, Any]], territory: Any, need_distance
         var_max = np.linalg.eigvalsh(np.where(np.isfinite(c), c, 0.0))[:, 1]
         var_n = np.where(d < 1.0, var_max, var_n)
         sigma_n[idx] = np.where(np.isfinite(c).all(axis=(1, 2)), np.sqrt(np.maximum(var_n, 0.0)), np.nan)
-    return _Inputs(types, objects, calibers, times, tsig, lon, lat, cov, dist, sigma_n)
+    conf[(conf < 0) | (conf > 1)] = np.nan
+    return _Inputs(types, objects, calibers, times, tsig, lon, lat, cov, dist, sigma_n, conf)
 
 
 def band_probability(
@@ -245,6 +260,7 @@ def _check(features, territory, profile, rules, evidence: bool) -> tuple[list[li
     rule_list = _rules_of(profile, rules)
     start = _epoch(_get(profile, "ceasefire_start"), "ceasefire_start")
     default_p = float(_get(profile, "attribution_threshold", 0.95))
+    default_conf = float(_get(profile, "sighting_min_confidence", DEFAULT_SIGHTING_MIN_CONFIDENCE))
     buffer_m = float(_get(profile, "buffer_zone_km", 0.0)) * 1000.0
     x = _gather(features, territory, need_distance=True)  # distances are also written to the events
     n = len(features)
@@ -293,6 +309,7 @@ def _check(features, territory, profile, rules, evidence: bool) -> tuple[list[li
             width = _exclusion_widths(r, code, params, entry_codes, profile, x, sel)
         sel &= np.isfinite(width)
         p_band = band_probability(x.dist, x.sigma_n, np.where(np.isfinite(width), width, 0.0))
+        need_conf = float(params["min_confidence"]) if params.get("min_confidence") is not None else default_conf
         for i in np.flatnonzero(sel):
             w = width[i]
             if not (np.isfinite(x.dist[i]) and np.isfinite(x.sigma_n[i])):
@@ -302,8 +319,10 @@ def _check(features, territory, profile, rules, evidence: bool) -> tuple[list[li
             pt = p_time[i] if np.isfinite(p_time[i]) else 0.0
             pb = float(p_band[i])
             prob = pb * pt
+            conf = x.confidence[i]
+            credible = bool(not np.isfinite(conf) or conf >= need_conf)
             if not evidence:
-                out[i].append(Finding(code, desc, kind, bool(prob >= need), prob, need, ""))
+                out[i].append(Finding(code, desc, kind, bool(credible and prob >= need), prob, need, ""))
                 continue
             zone = "buffer zone" if kind == "buffer" else "exclusion band"
             ev = (
@@ -316,7 +335,10 @@ def _check(features, territory, profile, rules, evidence: bool) -> tuple[list[li
                     if np.isfinite(p_time[i])
                     else "no valid time"
                 )
-            out[i].append(Finding(code, desc, kind, bool(prob >= need), prob, need, ev))
+            if np.isfinite(conf):
+                ev += (f"; sighting confidence {conf:.3f} (its looks combined) "
+                       + ("meets" if credible else "is below") + f" the {need_conf:g} a finding needs")
+            out[i].append(Finding(code, desc, kind, bool(credible and prob >= need), prob, need, ev))
     return out, x
 
 
