@@ -176,3 +176,25 @@ def test_compact_range_and_proofs_match_reference(size, data):
     assert merkle.verify_inclusion(leaves[index], index, size, merkle.inclusion_path(index, size, block), root)
     assert merkle.verify_consistency(first, size, merkle.root_of_leaves(leaves[:first]), root,
                                      merkle.consistency_path(first, size, block))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 300), st.lists(st.integers(0, 70), min_size=1, max_size=6), st.sampled_from([1, 2, 4]))
+def test_extend_equals_appending_one_by_one(initial: int, batches: list[int], keep: int):
+    """`extend` (level-wise batch hashing) leaves the same right edge, root and created
+    nodes as `append` leaf by leaf, from any starting size."""
+    leaves = [merkle.leaf_hash(i.to_bytes(4, "big")) for i in range(initial + sum(batches))]
+    one = merkle.CompactRange()
+    for h in leaves[:initial]:
+        one.append(h)
+    many = merkle.CompactRange(one.size, [h for _, h in one.stack])
+    at = initial
+    for n in batches:
+        expected = set()
+        for h in leaves[at:at + n]:
+            expected.update(node for node in one.append(h) if node[0] % keep == 0)
+        got = many.extend(leaves[at:at + n], keep=keep)
+        assert len(got) == len(set(got)) and set(got) == expected
+        at += n
+        assert many.size == one.size == at and many.stack == one.stack
+        assert many.root() == one.root() == merkle.root_of_leaves(leaves[:at])

@@ -57,6 +57,24 @@ def test_duplicate_conflict_replay_in_one_batch(net: SensorNet):
         (3, "conflict", r1["id"]), (4, "replay", "another"), (5, "conflict", r1["id"])]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_conflict_and_replay_keep_raw_line(net: SensorNet, workers: int):
+    """`raw` of a conflict/replay record is the line as read (here: pretty spacing, keys
+    reversed, a non-UTF-8 free but escaped text), decoded like every other reason's."""
+    r1 = net.report("mon-1", seq=10)
+    conflict = net.report("mon-1", rid=r1["id"], seq=11)
+    replay = net.report("mon-1", rid="another", seq=10)
+    conflict_line = json.dumps(dict(reversed(list(conflict.items()))), separators=(", ", ": "))
+    replay_line = json.dumps(replay, ensure_ascii=True)
+    filler = jsonl([net.report("ac-1") for _ in range(4100)])  # enough lines for the parallel path
+    lines = [*jsonl([r1]), *filler, conflict_line.encode() + b"\n", replay_line]
+    result = validate_lines(lines, net.registry(), workers=workers)
+    by_reason = {q.reason: q for q in result.quarantined}
+    assert set(by_reason) == {"conflict", "replay"}
+    assert by_reason["conflict"].raw == conflict_line and by_reason["conflict"].line == len(lines) - 1
+    assert by_reason["replay"].raw == replay_line and by_reason["replay"].line == len(lines)
+
+
 def test_reports_may_arrive_out_of_order(net: SensorNet):
     reports = [net.report("ac-1", seq=s) for s in (5, 3, 9, 1)]
     assert len(validate_lines(jsonl(reports), net.registry()).accepted) == 4
@@ -263,3 +281,69 @@ def test_db_url_default_and_unsupported(monkeypatch):
     assert default_db_url() == "postgresql://x/y"
     with pytest.raises(TrucelineError):
         normalize_url("mysql://x/y")
+
+
+_TIME_TEXT = st.one_of(
+    st.text(alphabet="0123456789-T:.Z", min_size=18, max_size=30),
+    st.builds(lambda y, mo, d, h, mi, s, frac, tail: f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}{frac}Z{tail}",
+              st.integers(0, 9999), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25), st.integers(0, 61),
+              st.integers(0, 61), st.sampled_from(["", ".5", ".123456", ".1234567", "."]),
+              st.sampled_from(["", "\n", " "])),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TIME_TEXT)
+def test_cached_time_parse_equals_formats(text: str):
+    from truceline import formats
+    from truceline.ingest.validate import parse_time
+
+    try:
+        expected = formats.parse_time(text)
+    except (ValueError, OverflowError) as exc:
+        with pytest.raises(type(exc)):
+            parse_time(text)
+        return
+    assert parse_time(text) == expected
+    assert parse_time(text) == expected  # cached day
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=80).map(lambda b: b.replace(b"\\", b"")))
+def test_raw_key_count_equals_regex_count(raw: bytes):
+    from truceline.ingest.validate import _KEY_RE, raw_key_count
+
+    raw = b'{"a" :1, "b"\t:"x :y", "c":' + raw + b'}'
+    assert raw_key_count(raw) == len(_KEY_RE.findall(raw))
+    assert raw_key_count(raw.replace(b" :", b":").replace(b"\t:", b":")) == len(
+        _KEY_RE.findall(raw.replace(b" :", b":").replace(b"\t:", b":")))
+
+
+_LINE = st.one_of(st.binary(max_size=12), st.sampled_from([b"", b"\r", b" \t", b"\xef\xbb\xbf{}", b"{\"a\":1}\r"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_LINE, max_size=30), st.booleans(), st.integers(1, 40), st.integers(1, 9))
+def test_file_blocks_number_lines_like_iteration(lines, final_newline: bool, read_bytes: int, chunk: int):
+    """A binary file read in blocks (tiny reads here, so lines straddle them) yields the
+    same numbered lines as iterating it line by line, and `raw(n)` gives each back."""
+    import io
+
+    from truceline.ingest import pipeline
+
+    data = b"\n".join(b.replace(b"\n", b"") for b in lines) + (b"\n" if final_newline else b"")
+    expected = list(pipeline.numbered_lines(io.BytesIO(data)))
+    old = pipeline.READ_BYTES
+    pipeline.READ_BYTES = read_bytes
+    try:
+        chunks = list(pipeline._line_chunks(io.BytesIO(data), chunk))
+    finally:
+        pipeline.READ_BYTES = old
+    got = [pair for c in chunks for pair in c.numbered()]
+    assert got == expected
+    assert all(len(c) <= chunk for c in chunks)
+    for c in chunks:
+        for number, raw in c.numbered():
+            assert c.raw(number) == raw
+        first, payload = c.payload()
+        assert pipeline._numbered_block(first, payload.split(b"\n")) == c.numbered()

@@ -73,6 +73,25 @@ def test_conflict_and_replay_across_runs(store, net: SensorNet):
                                        "conflict": 1, "replay": 1}
 
 
+def test_conflict_and_replay_rows_keep_the_line_as_read(store, net: SensorNet):
+    """The quarantine row's `raw` is the input line itself (spacing, key order, escapes),
+    not the canonical re-rendering, for the stateful reasons too."""
+    registry = net.registry()
+    r1 = net.report("mon-1", seq=1)
+    ingest_lines(jsonl([r1]), registry, store, workers=1)
+    conflict = net.report("mon-1", rid=r1["id"], seq=2)
+    replay = net.report("mon-1", rid="new-id", seq=1)
+    conflict_line = json.dumps(dict(reversed(list(conflict.items()))), indent=None, separators=(" , ", " : "))
+    replay_line = json.dumps(replay, ensure_ascii=True)  # \u escapes for the Cyrillic text
+    assert conflict_line.encode() != formats.canonical_bytes(conflict)
+    summary = ingest_lines([conflict_line.encode(), replay_line + "\r\n"], registry, store, workers=1)
+    assert summary.reason_counts()["conflict"] == 1 and summary.reason_counts()["replay"] == 1
+    with store.engine.connect() as conn:
+        rows = {r["reason"]: r for r in conn.execute(sa.select(quarantine)).mappings()}
+    assert rows["conflict"]["raw"] == conflict_line and rows["conflict"]["line"] == 1
+    assert rows["replay"]["raw"] == replay_line and rows["replay"]["line"] == 2
+
+
 def test_proofs_from_store_match_reference(store, net: SensorNet):
     registry = net.registry()
     all_reports = [net.report(s) for _ in range(45) for s in ("ac-1", "ac-2", "uav-1")]  # 135 leaves
@@ -245,3 +264,30 @@ def test_bounded_memory_falls_back_to_store_lookups(store, net: SensorNet, monke
     summary = ingest_lines(lines, net.registry(), store, workers=1, chunk_lines=10)
     assert summary.accepted == 40 and summary.duplicates == 1
     assert summary.reason_counts()["conflict"] == 1 and summary.reason_counts()["replay"] == 1
+
+
+def test_parallel_file_ingest_matches_pure_validation(store, net: SensorNet, tmp_path):
+    """A file big enough for the worker pool (block reads, lines numbered by the workers,
+    CRLF, a BOM, blank lines) stores exactly what single-process `validate_lines` decides,
+    quarantine rows (line, reason, raw as read) included."""
+    from truceline.ingest import validate_lines
+
+    reports_ = [net.report(f"ac-{1 + i % 2}") for i in range(4300)]
+    conflict = net.report("ac-1", rid=reports_[5]["id"], seq=99_999)
+    replay = net.report("ac-2", rid="replayed", seq=reports_[7]["seq"])
+    lines = jsonl(reports_[:2000]) + [b"", b"   ", b"{not json", b"[1]"] + jsonl(reports_[2000:])
+    lines += [json.dumps(conflict, indent=1).replace("\n", "").encode(), jsonl([replay])[0], jsonl([reports_[9]])[0]]
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + b"\r\n".join(lines) + b"\r\n")
+    expected = validate_lines(path.read_bytes().split(b"\n"), net.registry(), workers=1)
+    summary = ingest_file(path, net.registry(), store, workers=2)
+    assert summary.accepted == len(expected.accepted) == 4300 and summary.duplicates == 1
+    with store.engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(
+            sa.select(quarantine.c.line, quarantine.c.reason, quarantine.c.raw).order_by(quarantine.c.line))]
+        stored = [r for (r,) in conn.execute(sa.select(reports.c.id).order_by(reports.c.leaf_index))]
+    assert rows == [(q.line, q.reason, q.raw) for q in expected.quarantined]
+    assert [r for _, r, _ in rows] == ["malformed", "malformed", "conflict", "replay"]
+    assert rows[2][2] == json.dumps(conflict, indent=1).replace("\n", "")
+    assert stored == [r["id"] for r in expected.accepted]
+    assert audit(store).ok

@@ -126,20 +126,26 @@ class Appender:
 
     def append(self, conn: Connection, rows: Sequence[LogRow]) -> int:
         """Insert `rows` as the next leaves; returns the index of the first one."""
+        return self.append_columns(conn, [r.kind for r in rows], [r.object_id for r in rows],
+                                   [r.entry for r in rows], [r.leaf_hash for r in rows])
+
+    def append_columns(self, conn: Connection, kinds: Sequence[str] | str, object_ids: Sequence[str],
+                       entries: Sequence[bytes], leaf_hashes: Sequence[bytes]) -> int:
+        """`append` given as columns (`kinds` may be one kind for all): what the ingest
+        hot path has at hand, with no per-row object. Returns the first leaf's index."""
         assert self.compact is not None, "call sync() in the same transaction first"
         compact = self.compact
         saved = (compact.size, list(compact.stack))
         first = compact.size
+        n = len(leaf_hashes)
+        if isinstance(kinds, str):
+            kinds = [kinds] * n
+        if not len(kinds) == len(object_ids) == len(entries) == n:
+            raise ValueError("append_columns: columns of different lengths")
         try:
-            nodes: list[tuple[int, int, bytes]] = []
-            entries: list[tuple[int, str, str, bytes, bytes]] = []
-            add = compact.append
-            for offset, row in enumerate(rows):
-                entries.append((first + offset, row.kind, row.object_id, row.entry, row.leaf_hash))
-                for node in add(row.leaf_hash):
-                    if node[0] % NODE_STRIDE == 0:
-                        nodes.append(node)
-            bulk_insert(conn, log_entries, ("idx", "kind", "object_id", "entry", "leaf_hash"), entries)
+            nodes = compact.extend(leaf_hashes, keep=NODE_STRIDE)
+            bulk_insert(conn, log_entries, ("idx", "kind", "object_id", "entry", "leaf_hash"),
+                        list(zip(range(first, first + n), kinds, object_ids, entries, leaf_hashes, strict=True)))
             bulk_insert(conn, log_nodes, ("level", "idx", "hash"), nodes)
         except BaseException:
             compact.size, compact.stack = saved

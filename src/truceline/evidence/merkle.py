@@ -271,6 +271,40 @@ class CompactRange:
         self.size += 1
         return created
 
+    def extend(self, leaves: Sequence[bytes], keep: int = 1) -> list[tuple[int, int, bytes]]:
+        """Append many leaf hashes at once; same result as `append` for each in turn.
+
+        Returns the complete nodes created whose level is a positive multiple of `keep`
+        (all of them for keep=1), as (level, index, hash), level by level. Hashes level
+        by level in list comprehensions (~0.5 us per node instead of a Python loop per
+        leaf), which matters at a million leaves.
+        """
+        created: list[tuple[int, int, bytes]] = []
+        stack = self.stack
+        leftovers: list[tuple[int, bytes]] = []
+        cur = list(leaves)
+        start = self.size  # index (at this level) of cur[0]
+        level = 0
+        sha = hashlib.sha256
+        while cur:
+            if start & 1:  # cur[0]'s left sibling is the right-edge subtree at this level
+                top_level, top = stack.pop()
+                assert top_level == level, "compact range out of order"
+                cur.insert(0, top)
+                start -= 1
+            if len(cur) & 1:
+                leftovers.append((level, cur.pop()))
+            if not cur:
+                break
+            cur = [sha(b"\x01" + a + b).digest() for a, b in zip(cur[::2], cur[1::2], strict=True)]
+            level += 1
+            start >>= 1
+            if level % keep == 0:
+                created.extend(zip([level] * len(cur), range(start, start + len(cur)), cur, strict=True))
+        stack.extend(reversed(leftovers))
+        self.size += len(leaves)
+        return created
+
     def root(self) -> bytes:
         if not self.stack:
             return EMPTY_ROOT

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, or_, select, update
 from truceline import formats
 from truceline.errors import InputError
 from truceline.evidence.keys import log_signer
-from truceline.evidence.log import Appender, LogRow, sign_head_in, tree_size
+from truceline.evidence.log import Appender, sign_head_in, tree_size
 from truceline.ingest.pipeline import (
     CHUNK_LINES,
     Accepted,
@@ -143,7 +143,7 @@ def ingest_lines(
     dedup = Deduplicator()
     appender = Appender()
     with _progress(progress, f"ingesting {Path(source_name).name}", total) as advance:
-        for outcomes in checked_chunks(lines, registry, workers, chunk_lines):
+        for chunk, outcomes in checked_chunks(lines, registry, workers, chunk_lines):
             with store.write() as conn:
                 appender.sync(conn)
                 if appender.compact.size != expected_size:
@@ -151,7 +151,7 @@ def ingest_lines(
                 if len(dedup.ids) > dedup.max_keys:
                     need_lookup = True  # the in-memory maps are about to be dropped
                 dedup.lookup = _lookup(conn) if need_lookup else None
-                accepted, quarantined, duplicates = dedup.classify(outcomes)
+                accepted, quarantined, duplicates = dedup.classify(outcomes, chunk)
                 _write_chunk(conn, appender, accepted, quarantined, run_id, source)
                 expected_size = appender.compact.size
             summary.lines += len(outcomes)
@@ -174,10 +174,12 @@ def ingest_lines(
 def _write_chunk(conn: Connection, appender: Appender, accepted: list[Accepted], quarantined: list[Quarantine],
                  run_id: int, source: str) -> None:
     if accepted:
-        first = appender.append(conn, [LogRow("report", a.id, a.entry, a.leaf_hash) for a in accepted])
-        bulk_insert(conn, reports, REPORT_COLUMNS, [
-            (a.id, a.sensor, a.kind, a.seq, a.time, a.time_s, first + n, a.leaf_hash, run_id)
-            for n, a in enumerate(accepted)])
+        # Columns of the accepted outcome tuples (see `Accepted`), transposed in C.
+        _, _lines, ids, sensors, seqs, kinds, times, times_s, entries, leaves = zip(*accepted, strict=True)
+        first = appender.append_columns(conn, "report", ids, entries, leaves)
+        n = len(accepted)
+        bulk_insert(conn, reports, REPORT_COLUMNS, list(zip(
+            ids, sensors, kinds, seqs, times, times_s, range(first, first + n), leaves, [run_id] * n, strict=True)))
     _insert_quarantine(conn, [
         {"run_id": run_id, "source": source, "line": q.line, "report_id": q.id, "reason": q.reason,
          "detail": q.detail, "raw": q.raw} for q in quarantined])

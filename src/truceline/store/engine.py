@@ -2,7 +2,7 @@
 
 SQLite (the embedded default, a single file) runs in WAL mode with `synchronous=NORMAL`:
 a committed transaction survives a killed process (SIGKILL), and readers do not block the
-writer. PostgreSQL is the server option. Both get the same schema from the Alembic
+writer. The WAL is checkpointed every ~64 MB (fewer page copies during bulk ingest). PostgreSQL is the server option. Both get the same schema from the Alembic
 revisions shipped in `truceline/store/migrations`, applied programmatically on open.
 """
 
@@ -85,6 +85,12 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
+    # Checkpoint the WAL every ~64 MB rather than every 4 MB: index pages rewritten by
+    # many transactions are copied to the database once per checkpoint, which cuts bulk
+    # ingest's write volume; the WAL file is truncated back to 64 MB after a checkpoint.
+    # (Crash safety is unchanged: committed transactions are in the WAL either way.)
+    cur.execute("PRAGMA wal_autocheckpoint=16384")
+    cur.execute("PRAGMA journal_size_limit=67108864")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
