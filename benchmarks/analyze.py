@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import resource
 import sys
 import time
@@ -67,7 +68,7 @@ def _parse_only(d: str, q) -> None:
     q.put({"accepted": len(out)})
 
 
-def _analyze(d: str, q) -> None:
+def _analyze(d: str, workers: int | None, q) -> None:
     import orjson
 
     from truceline.analysis import analyze_reports
@@ -76,14 +77,22 @@ def _analyze(d: str, q) -> None:
     reg = load_registry(Path(d) / "sensors.json")
     reps = orjson.loads((Path(d) / ".bench_accepted.json").read_bytes())
     base = _peak_mb()
+    cpu0 = _cpu_s()
     t = time.perf_counter()
     stats: dict = {}
-    ev = analyze_reports(reps, reg, stats=stats)
+    ev = analyze_reports(reps, reg, stats=stats, workers=workers)
     dt = time.perf_counter() - t
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-    q.put({"reports": len(reps), "events": len(ev), "seconds": dt, "peak_mb": _peak_mb(), "input_mb": base,
-           "worker_peak_mb": kids,
+    q.put({"reports": len(reps), "events": len(ev), "seconds": dt, "cpu_s": _cpu_s() - cpu0, "peak_mb": _peak_mb(),
+           "input_mb": base, "worker_peak_mb": kids, "load_avg": os.getloadavg(),
            "stats": {k: v for k, v in stats.items() if not k.startswith("_")}})
+
+
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process and its finished pool workers: the cost
+    independent of what else runs on a shared machine."""
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
 
 
 def _baseline(d: str, limit: int, q) -> None:
@@ -98,7 +107,9 @@ def _baseline(d: str, limit: int, q) -> None:
     from truceline.ingest import load_registry
 
     reg = load_registry(Path(d) / "sensors.json")
-    reps = [r for r in orjson.loads((Path(d) / ".bench_accepted.json").read_bytes()) if r["kind"] == "acoustic"]
+    reps = [r for r in orjson.loads((Path(d) / ".bench_accepted.json").read_bytes()) if r["kind"] == "acoustic"
+            and getattr(reg.get(r["sensor"]), "lon", None) is not None and getattr(reg.get(r["sensor"]), "lat", None)
+            is not None]  # fixed arrays only, as the analysis
     reps.sort(key=lambda r: r["time"])
     reps = reps[:limit]
     t = time.perf_counter()
@@ -169,6 +180,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--baseline-max", type=int, default=50000, help="acoustic reports given to the naive baseline")
     ap.add_argument("--no-validate", action="store_true", help="skip signature verification (parse only)")
+    ap.add_argument("--workers", type=int, default=None, help="analysis processes (default: cores, at most 4)")
     args = ap.parse_args(argv)
     d = args.dir
     if args.simulate:
@@ -189,7 +201,7 @@ def main(argv=None) -> int:
         val = None
     else:
         val = _run(_validate, str(d))
-    an = _run(_analyze, str(d))
+    an = _run(_analyze, str(d), args.workers)
     print(json.dumps({"analyze": an}, default=str), flush=True)
     base = None
     if args.baseline_max > 0:
@@ -198,15 +210,16 @@ def main(argv=None) -> int:
         except RuntimeError as exc:  # the baseline is a reference only; never lose the main figures
             print(f"baseline failed: {exc}", flush=True)
     table = Table(title=f"analysis benchmark: {d}")
-    for col in ("stage", "reports", "seconds", "reports/s", "peak MB", "worker peak MB", "events"):
+    for col in ("stage", "reports", "seconds", "CPU s", "reports/s", "peak MB", "worker peak MB", "events"):
         table.add_column(col, justify="right")
     if val:
-        table.add_row("validate (ingest)", f"{val['lines']:,}", f"{val['seconds']:.1f}",
+        table.add_row("validate (ingest)", f"{val['lines']:,}", f"{val['seconds']:.1f}", "",
                       f"{val['lines'] / val['seconds']:,.0f}", f"{val['peak_mb']:.0f}", "", "")
-    table.add_row("analyze", f"{an['reports']:,}", f"{an['seconds']:.1f}", f"{an['reports'] / an['seconds']:,.0f}",
+    table.add_row("analyze", f"{an['reports']:,}", f"{an['seconds']:.1f}", f"{an['cpu_s']:.0f}",
+                  f"{an['reports'] / an['seconds']:,.0f}",
                   f"{an['peak_mb']:.0f}", f"{an['worker_peak_mb']:.0f}", f"{an['events']:,}")
     if base:
-        table.add_row("naive baseline (acoustic only)", f"{base['reports']:,}", f"{base['seconds']:.1f}",
+        table.add_row("naive baseline (acoustic only)", f"{base['reports']:,}", f"{base['seconds']:.1f}", "",
                       f"{base['reports'] / max(base['seconds'], 1e-9):,.0f}", f"{base['peak_mb']:.0f}", "",
                       f"{base['events']:,}")
     con.print(table)

@@ -85,42 +85,48 @@ def build_tables(reports: list[dict], registry: dict[str, Any], missing_temp: st
     "default" (the spec's 15 C, as a generator that follows the spec's text would use)."""
     index: dict[str, int] = {}
     a_ids: list[str] = []
-    rows_arr: list[int] = []
-    rows_t: list[float] = []
-    rows_label: list[int] = []
-    rows_az: list[float] = []
-    rows_temp: list[float] = []
-    rows_ws: list[float] = []
-    rows_wd: list[float] = []
+    # columns preallocated (no Python float objects kept per report), trimmed at the end
+    cap = len(reports)
+    rows_arr = np.empty(cap, dtype=np.int32)
+    rows_t = np.empty(cap)
+    rows_label = np.empty(cap, dtype=np.int8)
+    rows_az = np.empty(cap)
+    rows_temp = np.empty(cap)
+    rows_ws = np.empty(cap)
+    rows_wd = np.empty(cap)
     rids: list[str] = []
     nan = float("nan")
+    n = 0
     for rep in reports:
         if rep.get("kind") != "acoustic":
             continue
         sid = rep.get("sensor")
-        sensor = registry.get(sid)
-        if sensor is None or sget(sensor, "lat") is None or sget(sensor, "lon") is None:
-            continue
         k = index.get(sid)
         if k is None:
+            sensor = registry.get(sid)
+            if sensor is None or sget(sensor, "lat") is None or sget(sensor, "lon") is None:
+                continue
             k = index[sid] = len(a_ids)
             a_ids.append(sid)
         body = rep.get("body") or {}
-        rows_arr.append(k)
-        rows_t.append(parse_time(rep["time"]))
-        rows_label.append(LABELS.get(body.get("class"), 2))
+        rows_arr[n] = k
+        rows_t[n] = parse_time(rep["time"])
+        rows_label[n] = LABELS.get(body.get("class"), 2)
         az = body.get("azimuth_deg")
-        rows_az.append(float(az) if az is not None else nan)
+        rows_az[n] = float(az) if az is not None else nan
         temp = body.get("air_temp_c")
-        rows_temp.append(float(temp) if temp is not None else nan)
+        rows_temp[n] = float(temp) if temp is not None else nan
         ws, wd = body.get("wind_speed_mps"), body.get("wind_from_deg")
         if ws is not None and wd is not None:
-            rows_ws.append(float(ws))
-            rows_wd.append(float(wd))
+            rows_ws[n] = float(ws)
+            rows_wd[n] = float(wd)
         else:
-            rows_ws.append(nan)
-            rows_wd.append(nan)
+            rows_ws[n] = nan
+            rows_wd[n] = nan
         rids.append(rep["id"])
+        n += 1
+    rows_arr, rows_t, rows_label, rows_az = rows_arr[:n], rows_t[:n], rows_label[:n], rows_az[:n]
+    rows_temp, rows_ws, rows_wd = rows_temp[:n], rows_ws[:n], rows_wd[:n]
     sens = [registry[s] for s in a_ids]
     arrays = Arrays(
         ids=a_ids,

@@ -138,19 +138,19 @@ def build_problem(arrays: Arrays, dets: Detections, det: np.ndarray, prior_w, pr
 
 
 def fit_calibrated(arrays: Arrays, dets: Detections, det: np.ndarray, lon, lat, t0, rounds: int = 1,
-                   spread: float | None = None):
+                   spread: float | None = None, workers: int | None = 1):
     """Fit all sources, then calibrate the spread of unmeasured wind (see
     `localize.calibrate_wind_spread`) and refit with it, `rounds` times; a given `spread`
     is used as is."""
     if spread is not None:
         pw, pv = wind_prior(arrays, dets, lon, lat, t0, spread=max(spread, 0.5))
         P = build_problem(arrays, dets, det, pw, pv, sig_sp=spread)
-        sol = solve(P, lon, lat, t0)
+        sol = solve(P, lon, lat, t0, workers=workers)
         return P, sol, spread, np.where(sol.m, det, -1)
     spread = 1.0
     pw, pv = wind_prior(arrays, dets, lon, lat, t0, spread=max(spread, 0.5))
     P = build_problem(arrays, dets, det, pw, pv, sig_sp=spread)
-    sol = solve(P, lon, lat, t0)
+    sol = solve(P, lon, lat, t0, workers=workers)
     det = np.where(sol.m, det, -1)
     for _ in range(rounds):
         # floor: the residuals of one fit cannot see the smooth (gradient) part of the wind
@@ -161,7 +161,7 @@ def fit_calibrated(arrays: Arrays, dets: Detections, det: np.ndarray, lon, lat, 
         spread = new
         pw, pv = wind_prior(arrays, dets, lon, lat, t0, spread=max(spread, 0.5))
         P = build_problem(arrays, dets, det, pw, pv, sig_sp=spread)
-        sol = solve(P, sol.lon, sol.lat, sol.t0)
+        sol = solve(P, sol.lon, sol.lat, sol.t0, workers=workers)
         det = np.where(sol.m, det, -1)
     return P, sol, spread, det
 
@@ -306,14 +306,15 @@ def _round(arrays, dets, cfg, p_accept, used, spread=None, workers: int | None =
     the least clean)."""
     cl: Clusters = associate(arrays, dets, cfg, used=used, workers=workers)
     cl.det = compact(cl.det)
-    P, sol, spread, det_fit = fit_calibrated(arrays, dets, cl.det, cl.lon, cl.lat, cl.t0, spread=spread)
+    P, sol, spread, det_fit = fit_calibrated(arrays, dets, cl.det, cl.lon, cl.lat, cl.t0, spread=spread,
+                                             workers=workers)
     det = np.where(sol.m, det_fit, -1)
     ok = _accept(arrays, dets, det, sol, p_accept, cfg)
     if ok.any():
         det2 = extend(arrays, dets, det, sol, ok, spread, used=used)
         pw, pv = wind_prior(arrays, dets, sol.lon, sol.lat, sol.t0, spread=max(spread, 0.5))
         P = build_problem(arrays, dets, det2, pw, pv, sig_sp=spread)
-        sol = solve(P, sol.lon, sol.lat, sol.t0)
+        sol = solve(P, sol.lon, sol.lat, sol.t0, workers=workers)
         det = np.where(sol.m, det2, -1)
         ok = _accept(arrays, dets, det, sol, p_accept, cfg)
     return det, sol, ok, P, spread
@@ -331,16 +332,48 @@ def repeat_search(arrays: Arrays, dets: Detections, det: np.ndarray, sol: Soluti
     from .associate import _Index
 
     S, K = det.shape
+    empty = (np.zeros((0, 1), np.int64), np.zeros(0), np.zeros(0, np.int64))
     if S == 0:
-        return np.zeros((0, 1), np.int64), np.zeros(0), np.zeros(0, np.int64)
-    nA = len(arrays.ids)
-    idx = _Index(dets, nA)
+        return empty
+    idx = _Index(dets, len(arrays.ids))
+    # in chunks of sources (groups never span sources): bounded memory at any scale
+    step = max(1, REPEAT_CHUNK_SLOTS // max(K, 1))
+    parts = [_repeat_groups(dets, idx, det[a:a + step], sol.t0[a:a + step], used, window_s, gate_s, min_arrays, a)
+             for a in range(0, S, step)]
+    parts = [p for p in parts if p[0].shape[0]]
+    if not parts:
+        return empty
+    width = max(p[0].shape[1] for p in parts)
+    rows = np.concatenate([np.pad(p[0], ((0, 0), (0, width - p[0].shape[1])), constant_values=-1) for p in parts])
+    t0 = np.concatenate([p[1] for p in parts])
+    src_of_group = np.concatenate([p[2] for p in parts])
+    # a detection can fall in groups of several neighbouring sources: keep its first group
+    flat = rows.ravel()
+    ok = flat >= 0
+    _, firsts = np.unique(flat[ok], return_index=True)
+    keepmask = np.zeros(ok.sum(), bool)
+    keepmask[firsts] = True
+    flat2 = flat.copy()
+    flat2[np.nonzero(ok)[0][~keepmask]] = -1
+    rows = flat2.reshape(rows.shape)
+    good = (rows >= 0).sum(1) >= min_arrays
+    return compact(rows[good]), t0[good], src_of_group[good]
+
+
+REPEAT_CHUNK_SLOTS = 200_000  # source slots per chunk of the repeat search (memory bound)
+
+
+def _repeat_groups(dets: Detections, idx, det: np.ndarray, t0s: np.ndarray, used: np.ndarray, window_s: float,
+                   gate_s: float, min_arrays: int, src_offset: int):
+    """`repeat_search` for one chunk of sources: groups of >= `min_arrays` arrays agreeing in
+    emission time (rows of detection indices, mean emission time, source index)."""
+    S, K = det.shape
     m = det >= 0
     dd = np.maximum(det, 0)
     arr = dets.arr[dd]
-    travel = dets.t[dd] - sol.t0[:, None]
-    lo_t = sol.t0[:, None] + travel - window_s
-    hi_t = sol.t0[:, None] + travel + window_s
+    travel = dets.t[dd] - t0s[:, None]
+    lo_t = t0s[:, None] + travel - window_s
+    hi_t = t0s[:, None] + travel + window_s
     lo = np.searchsorted(idx.key, lo_t + arr * idx.span)
     hi = np.searchsorted(idx.key, hi_t + arr * idx.span)
     n = np.where(m, hi - lo, 0).ravel()
@@ -354,8 +387,9 @@ def repeat_search(arrays: Arrays, dets: Detections, det: np.ndarray, sol: Soluti
     # a detection already in this source's own row is not another round
     keep &= di != det.ravel()[rep]
     src, slot, di = src[keep], slot[keep], di[keep]
+    empty = (np.zeros((0, 1), np.int64), np.zeros(0), np.zeros(0, np.int64))
     if di.size == 0:
-        return np.zeros((0, 1), np.int64), np.zeros(0), np.zeros(0, np.int64)
+        return empty
     tau = dets.t[di] - travel.ravel()[src * K + slot]
     o = np.lexsort((tau, src))
     src, di, tau = src[o], di[o], tau[o]
@@ -372,7 +406,7 @@ def repeat_search(arrays: Arrays, dets: Detections, det: np.ndarray, sol: Soluti
     cnt = np.bincount(g2)
     big = np.nonzero(cnt >= min_arrays)[0]
     if big.size == 0:
-        return np.zeros((0, 1), np.int64), np.zeros(0), np.zeros(0, np.int64)
+        return empty
     sel = np.isin(g2, big)
     g2, d2, t2 = g2[sel], d2[sel], t2[sel]
     gi = np.searchsorted(big, g2)
@@ -380,18 +414,7 @@ def repeat_search(arrays: Arrays, dets: Detections, det: np.ndarray, sol: Soluti
     rows = np.full((big.size, int(cnt[big].max())), -1, dtype=np.int64)
     rows[gi, rank] = d2
     t0 = np.bincount(gi, t2) / np.bincount(gi)
-    # a detection can fall in groups of several neighbouring sources: keep its first group
-    flat = rows.ravel()
-    ok = flat >= 0
-    _, firsts = np.unique(flat[ok], return_index=True)
-    keepmask = np.zeros(ok.sum(), bool)
-    keepmask[firsts] = True
-    flat2 = flat.copy()
-    flat2[np.nonzero(ok)[0][~keepmask]] = -1
-    rows = flat2.reshape(rows.shape)
-    good = (rows >= 0).sum(1) >= min_arrays
-    src_of_group = src[np.searchsorted(grp, big)]
-    return compact(rows[good]), t0[good], src_of_group[good]
+    return rows, t0, src[np.searchsorted(grp, big)] + src_offset
 
 
 def locate_sources(arrays: Arrays, dets: Detections, cfg: AssociationConfig | None = None,
@@ -427,7 +450,7 @@ def locate_sources(arrays: Arrays, dets: Detections, cfg: AssociationConfig | No
                 break
             pw, pv = wind_prior(arrays, dets, base_sol.lon[srcs], base_sol.lat[srcs], t0s, spread=max(spreads[0], 0.5))
             P2 = build_problem(arrays, dets, rows, pw, pv, sig_sp=spreads[0])
-            sol2 = solve(P2, base_sol.lon[srcs], base_sol.lat[srcs], t0s)
+            sol2 = solve(P2, base_sol.lon[srcs], base_sol.lat[srcs], t0s, workers=workers)
             det2 = np.where(sol2.m, rows, -1)
             ok2 = _accept(arrays, dets, det2, sol2, p_accept, cfg)
             # greedy: no detection twice
@@ -443,7 +466,7 @@ def locate_sources(arrays: Arrays, dets: Detections, cfg: AssociationConfig | No
             parts.append((det2[k2], sol2, k2, P2))
             base_det, base_sol = det2[k2], _cat_solutions([(sol2, k2)], det2.shape[1])
     if not parts:
-        det, sol, ok, P, _ = _round(arrays, dets, cfg, p_accept, used)
+        det, sol, ok, P, _ = _round(arrays, dets, cfg, p_accept, used, workers=workers)
         parts = [(det[ok], sol, np.nonzero(ok)[0], P)]
     K = max(p[0].shape[1] for p in parts)
     det = np.concatenate([np.pad(p[0], ((0, 0), (0, K - p[0].shape[1])), constant_values=-1) for p in parts])

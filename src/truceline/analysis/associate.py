@@ -34,6 +34,8 @@ from scipy.special import chdtri
 from . import geodesy
 from .acoustic import Arrays, Detections
 
+_COMPOSITE_MAX = 2.0**62  # composite int64 sort keys below this (no overflow)
+
 
 def _isf(p, dof):
     """Upper-tail chi-square quantile (scipy.special, avoiding the slow scipy.stats import)."""
@@ -59,6 +61,8 @@ class AssociationConfig:
     batch: int = 1000
     max_partners: int = 12  # cap on candidates per travel-time window (memory safety in dense scenes)
     tri_chunk_dets: int = 50_000
+    az_gate_sigma: float = 4.0  # triangle solutions: reported azimuths within this many sigma (0: no gate)
+    az_gate_pos_m: float = 3000.0  # ... plus the angle this position error subtends at the array
     window_s: float = 3600.0  # association time window (bounded memory, linear in duration)  # first-array detections per triangle chunk (memory bound)  # hypotheses refined together (strongest first; later ones skip used detections)
 
 
@@ -168,6 +172,9 @@ class Associator:
         self.arrays = arrays
         self.dets = dets
         self.X, self.Y, self.centre = geodesy.project_region(arrays.lon, arrays.lat)
+        # meridian convergence at each array (rad): true bearing = plane bearing + conv
+        self.conv = np.radians(geodesy.to_local(self.centre[0], self.centre[1], arrays.lon, arrays.lat)[2]) \
+            if len(arrays.ids) else np.zeros(0)
         nA = len(arrays.ids)
         self.nA = nA
         self.index = _Index(dets, nA)
@@ -301,6 +308,8 @@ class Associator:
             tau = (-qb + sign * sq) / (2.0 * qa_s)
             sx, sy = px + qx * tau, py + qy * tau
             good = ok & (tau <= 0.0) & (r2 - tau >= 0.0) & (r3 - tau >= 0.0) & (-tau <= cfg.r_max_m)
+            g = np.nonzero(good)[0]
+            good[g] = self._azimuth_ok(trip[g], arr[g], sx[g] + ax[g, 0], sy[g] + ay[g, 0])
             sols.append((good, sx + ax[:, 0], sy + ay[:, 0], t[:, 0] + tau / cc))
         keep_x, keep_y, keep_t, keep_i = [], [], [], []
         for good, sx, sy, st in sols:
@@ -310,6 +319,41 @@ class Associator:
             keep_i.append(trip[good])
         xyz = np.stack([np.concatenate(keep_x), np.concatenate(keep_y), np.concatenate(keep_t)], 1)
         return xyz, np.concatenate(keep_i)
+
+    def _azimuth_ok(self, trip: np.ndarray, arr: np.ndarray, sx: np.ndarray, sy: np.ndarray) -> np.ndarray:
+        """Triangle solutions consistent with the azimuths their detections report (where
+        they report one; the field is optional): the bearing from each such array to the
+        solution within `az_gate_sigma` registry sigmas, plus the angle a position error of
+        `az_gate_pos_m` subtends, plus the direction error of a 3-array TDOA solution made
+        without wind (relative speed error wind_max / c, amplified by range / triangle size).
+        Most chance triples (detections of different sources) fail it; real triples keep
+        theirs, and a source needs only two triangles to be proposed. No azimuths: no gate."""
+        cfg = self.cfg
+        ok = np.ones(trip.shape[0], bool)
+        if cfg.az_gate_sigma <= 0:
+            return ok
+        az = self.dets.az[trip]
+        has = np.isfinite(az)
+        if not has.any():
+            return ok
+        X, Y = self.X[arr], self.Y[arr]
+        side = np.maximum.reduce([np.hypot(X[:, 0] - X[:, 1], Y[:, 0] - Y[:, 1]),
+                                  np.hypot(X[:, 0] - X[:, 2], Y[:, 0] - Y[:, 2]),
+                                  np.hypot(X[:, 1] - X[:, 2], Y[:, 1] - Y[:, 2])])
+        rel = cfg.wind_max_mps / max(float(self.c_arr.min()), 300.0)
+        for k in range(3):
+            h = np.nonzero(has[:, k])[0]
+            if h.size == 0:
+                continue
+            a = arr[h, k]
+            ex, ny = sx[h] - self.X[a], sy[h] - self.Y[a]
+            d = np.hypot(ex, ny)
+            pred = np.arctan2(ex, ny) + self.conv[a]
+            dev = np.abs((az[h, k] - pred + np.pi) % (2.0 * np.pi) - np.pi)
+            tol = (cfg.az_gate_sigma * self.arrays.az_sigma[a] + np.arctan2(cfg.az_gate_pos_m, d)
+                   + rel * d / np.maximum(side[h], 1.0))
+            ok[h] &= dev <= tol
+        return ok
 
     def _buckets(self, xyz: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Bucket codes of the triangle solutions on the two half-shifted grids: per grid the
@@ -353,36 +397,50 @@ class Associator:
         pts = np.c_[xyz[:, 0], xyz[:, 1], xyz[:, 2] * 330.0]
         best_key = None
         best_cnt = None
-        # bucket codes are computed once per window (sort); each pass only recounts (bincount)
+        # bucket codes are computed once per window (sort); each pass only recounts (bincount).
+        # A bucket is named by its rank among both grids' distinct codes (code order).
+        if getattr(self, "_bucket_rank", None) is None:
+            # rank of every bucket among both grids' codes: hypotheses in code order
+            allc = np.concatenate([u for u, _ in self._bucket_cache])
+            self._bucket_rank = np.empty(allc.size, np.int64)
+            self._bucket_rank[np.argsort(allc, kind="stable")] = np.arange(allc.size)
+        rank_of = self._bucket_rank
+        base = 0
         for ucode, inv in codes:
-            code = ucode[inv]
             c = np.bincount(inv, minlength=ucode.size)[inv]
+            k = rank_of[inv.astype(np.int64) + base]
+            base += ucode.size
             if best_key is None:
-                best_key, best_cnt = code, c
+                best_key, best_cnt = k, c
             else:
                 better = c > best_cnt
-                best_key = np.where(better, code, best_key)
+                best_key = np.where(better, k, best_key)
                 best_cnt = np.where(better, c, best_cnt)
         keep = best_cnt >= cfg.min_support
         if not keep.any():
             return empty
         pts, trip, key = pts[keep], trip[keep], best_key[keep]
-        ukey, inv = np.unique(key, return_inverse=True)
-        H = ukey.size
+        # distinct buckets in code order without a sort (bincount over the bucket index)
+        present = np.bincount(key, minlength=base) > 0
+        remap = np.cumsum(present) - 1
+        inv = remap[key]
+        H = int(present.sum())
         n = np.bincount(inv, minlength=H)
         start = np.stack([np.bincount(inv, pts[:, j], H) / n for j in range(3)], 1)
         # seeds: per hypothesis and array, the detection most often in its solutions
         K = min(cfg.refine_near, self.nA)
-        h = np.repeat(inv, 3)
-        d = trip.ravel()
-        if used is not None:
-            ok = ~used[d]
-            h, d = h[ok], d[ok]
-        hd = h.astype(np.int64) * (len(self.dets) + 1) + d
+        nD1 = len(self.dets) + 1
+        hd = np.repeat(inv.astype(np.int64) * nD1, 3) + trip.ravel()
         uhd, c_hd = np.unique(hd, return_counts=True)
-        hh, dd = uhd // (len(self.dets) + 1), uhd % (len(self.dets) + 1)
-        aa = self.dets.arr[dd]
-        o = np.lexsort((-c_hd, aa, hh))
+        hh, dd = uhd // nD1, uhd % nD1
+        aa = self.dets.arr[dd].astype(np.int64)
+        # order by (hypothesis, array, most frequent first, detection): one sort of a composite
+        # int64 key when it fits, else the equivalent stable lexsort
+        cmax = int(c_hd.max()) + 1
+        if float(H) * self.nA * cmax * nD1 < _COMPOSITE_MAX:
+            o = np.argsort(((hh * self.nA + aa) * cmax + (cmax - 1 - c_hd)) * nD1 + dd)
+        else:
+            o = np.lexsort((-c_hd, aa, hh))
         hh, dd, aa = hh[o], dd[o], aa[o]
         first = np.ones(hh.size, bool)
         first[1:] = (hh[1:] != hh[:-1]) | (aa[1:] != aa[:-1])

@@ -183,17 +183,23 @@ def _final(P: Problem, lon, lat, t0, W, m, maz):
 SOLVE_CHUNK = 4096  # events fitted together: bounds the memory of the batched fit
 
 
-def solve(P: Problem, lon0, lat0, t00, outlier_rounds: int = 6, p_outlier: float = 1e-2) -> Solution:
+def solve(P: Problem, lon0, lat0, t00, outlier_rounds: int = 6, p_outlier: float = 1e-2,
+          workers: int | None = 1) -> Solution:
     """`_solve` in chunks of `SOLVE_CHUNK` events (each event's fit is independent, so the
-    result is the same; the working memory stays bounded whatever the number of events)."""
+    result is the same; the working memory stays bounded whatever the number of events).
+    With `workers` > 1 the chunks are fitted in a process pool (`parallel.pmap`: results in
+    chunk order, identical to the serial path)."""
     E = P.m.shape[0]
     if E <= SOLVE_CHUNK:
         return _solve(P, lon0, lat0, t00, outlier_rounds, p_outlier)
+    from .parallel import pmap
+
     lon0, lat0, t00 = (np.broadcast_to(np.asarray(v, float), (E,)) for v in (lon0, lat0, t00))
-    parts = []
+    jobs = []
     for a in range(0, E, SOLVE_CHUNK):
         idx = np.arange(a, min(a + SOLVE_CHUNK, E))
-        parts.append(_solve(_take(P, idx), lon0[idx], lat0[idx], t00[idx], outlier_rounds, p_outlier))
+        jobs.append((_take(P, idx), lon0[idx].copy(), lat0[idx].copy(), t00[idx].copy(), outlier_rounds, p_outlier))
+    parts = pmap(_solve, jobs, workers)
     return Solution(**{f: np.concatenate([getattr(x, f) for x in parts]) for f in Solution.__dataclass_fields__})
 
 

@@ -25,7 +25,6 @@ from .fusion import (
     CHI2_2DOF_999,
     MONITOR_SIGMA_M,
     RADAR_TIME_SIGMA_S,
-    SpatialHash,
     cluster_satellite,
     cluster_uav,
     radar_observations,
@@ -78,7 +77,9 @@ def choose_temperature_model(reports: list[dict], registry, cfg, pilot: int = 12
     has = [("air_temp_c" in (r.get("body") or {})) for r in reports]
     if all(has) or not any(has):
         return "default"
-    sub = sorted(reports, key=lambda r: (r["time"], r["id"]))[:pilot]
+    import heapq
+
+    sub = heapq.nsmallest(pilot, reports, key=lambda r: (r["time"], r["id"]))  # = sorted(...)[:pilot]
     modes = ("fill", "default")
     res = pmap(_pilot_score, [(sub, registry, cfg, m) for m in modes], workers)
     if any(r is None for r in res):
@@ -88,11 +89,18 @@ def choose_temperature_model(reports: list[dict], registry, cfg, pilot: int = 12
 
 
 def _acoustic_sources(reports, registry, cfg, workers: int | None = None) -> tuple[list[_Src], dict[str, Any]]:
+    import time
+
+    t0 = time.perf_counter()
     mode = choose_temperature_model(reports, registry, cfg, workers=workers)
+    t1 = time.perf_counter()
     arrays, dets = build_tables(reports, registry, missing_temp=mode)
+    t2 = time.perf_counter()
     if len(dets) == 0:
         return [], {"acoustic_detections": 0}
     src = locate_sources(arrays, dets, cfg, workers=workers)
+    t3 = time.perf_counter()
+    sub_t = {"temperature_pilot": round(t1 - t0, 3), "tables": round(t2 - t1, 3), "locate": round(t3 - t2, 3)}
     sol = src.sol
     out: list[_Src] = []
     for s in np.nonzero(src.accepted)[0]:
@@ -109,7 +117,7 @@ def _acoustic_sources(reports, registry, cfg, workers: int | None = None) -> tup
     used = int(sum(len(s.reports) for s in out))
     return out, {"acoustic_detections": len(dets), "acoustic_sources": len(out), "acoustic_used": used,
                  "wind_spread_mps": [round(x, 3) for x in (src.wind_spread or [])],
-                 "missing_temperature_model": mode,
+                 "missing_temperature_model": mode, "timings_s": sub_t,
                  "_acoustic": (src, arrays, dets)}
 
 
@@ -117,13 +125,42 @@ def _fuse_radar(srcs: list[_Src], radar_reports: list[dict]) -> None:
     obs = radar_observations(radar_reports)
     if not obs:
         return
-    sh = SpatialHash(obs[0]["lon"], obs[0]["lat"], 5000.0)
-    for i, s in enumerate(srcs):
-        sh.add(s.lon, s.lat, i)
+    # candidates by (5 km cell, time bin): cells in one plane about the first observation
+    # (as `fusion.SpatialHash`; a source stays in the cell of its first position), time bins
+    # at least as wide as the widest time gate, so only three bins per cell can hold a match;
+    # keys of all sources and observations from two vectorized projections
+    cell = 5000.0
+    r2 = RADAR_TIME_SIGMA_S**2
+    gates = [4.0 * math.sqrt(s.time_var + r2) + 0.3 for s in srcs] + [4.0 * math.sqrt(2.0 * r2) + 0.3]
+    g_max = max(gates)
+    tb = max(30.0, g_max) if math.isfinite(g_max) else math.inf
+
+    def tkey(t: float) -> int:
+        return int(math.floor(t / tb)) if math.isfinite(tb) else 0
+
+    lon0, lat0 = obs[0]["lon"], obs[0]["lat"]
+    buckets: dict[tuple[int, int, int], list[int]] = {}
+    skey: list[tuple[int, int, int]] = []
+    if srcs:
+        se, sn, _ = geodesy.to_local(lon0, lat0, np.array([s.lon for s in srcs]), np.array([s.lat for s in srcs]))
+        for i, (kx, ky) in enumerate(zip(np.floor(se / cell).astype(np.int64).tolist(),
+                                         np.floor(sn / cell).astype(np.int64).tolist(), strict=True)):
+            k = (kx, ky, tkey(srcs[i].time))
+            skey.append(k)
+            buckets.setdefault(k, []).append(i)
+    oe, on, _ = geodesy.to_local(lon0, lat0, np.array([o["lon"] for o in obs]), np.array([o["lat"] for o in obs]))
+    okeys = list(zip(np.floor(oe / cell).astype(np.int64).tolist(), np.floor(on / cell).astype(np.int64).tolist(),
+                     strict=True))
     pending: dict[str, int] = {}
-    for o in obs:
+    for o, (kx, ky) in zip(obs, okeys, strict=True):
         best, best_d2 = None, CHI2_2DOF_999
-        for i in sh.near(o["lon"], o["lat"]):
+        kt = tkey(o["time"])
+        near = []
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                c = [i for dtb in (-1, 0, 1) for i in buckets.get((kx + dx, ky + dy, kt + dtb), ())]
+                near.extend(sorted(c))  # per cell in creation order, as one list per cell would be
+        for i in near:
             s = srcs[i]
             if s.role is not None and s.role != o["role"]:
                 continue
@@ -145,7 +182,9 @@ def _fuse_radar(srcs: list[_Src], radar_reports: list[dict]) -> None:
                              [o["report"]], {o["report"]: "radar"}, np.zeros(3), role=o["role"],
                              projectile=o["projectile"]))
             best = len(srcs) - 1
-            sh.add(o["lon"], o["lat"], best)
+            k = (kx, ky, tkey(o["time"]))
+            skey.append(k)
+            buckets.setdefault(k, []).append(best)
         else:
             s = srcs[best]
             e, n = geodesy.to_local_near(s.lon, s.lat, o["lon"], o["lat"])
@@ -157,6 +196,12 @@ def _fuse_radar(srcs: list[_Src], radar_reports: list[dict]) -> None:
             w = 1.0 / s.time_var + 1.0 / RADAR_TIME_SIGMA_S**2
             s.time = (s.time / s.time_var + o["time"] / RADAR_TIME_SIGMA_S**2) / w
             s.time_var = 1.0 / w
+            k_old = skey[best]
+            k_new = (k_old[0], k_old[1], tkey(s.time))
+            if k_new != k_old:  # the fused time moved the source to another time bin
+                buckets[k_old].remove(best)
+                buckets.setdefault(k_new, []).append(best)
+                skey[best] = k_new
             s.role = o["role"]
             s.projectile = s.projectile or o["projectile"]
             if o["report"] not in s.reports:
@@ -188,8 +233,8 @@ def _classify_and_pair(srcs: list[_Src], max_range_m: float = 100_000.0) -> None
     for _i, s in enumerate(srcs):
         if s.radar_mate is not None:
             s.mate = s.radar_mate
-    free = [i for i, s in enumerate(srcs) if s.mate is None]
-    if len(free) < 2:
+    free = np.array([i for i, s in enumerate(srcs) if s.mate is None], dtype=np.int64)
+    if free.size < 2:
         return
     lon = np.array([srcs[i].lon for i in free])
     lat = np.array([srcs[i].lat for i in free])
@@ -197,34 +242,63 @@ def _classify_and_pair(srcs: list[_Src], max_range_m: float = 100_000.0) -> None
     x, y, _ = geodesy.project_region(lon, lat)
     score = np.array([(srcs[i].votes[0] - srcs[i].votes[1]) if not srcs[i].role else
                       (99.0 if srcs[i].role == "launch" else -99.0) for i in free])
-    tree = cKDTree(np.c_[x, y])
-    cand: dict[int, list[int]] = {}
-    back: dict[int, list[int]] = {}
-    for a, lst in enumerate(tree.query_ball_point(np.c_[x, y], max_range_m)):
-        if score[a] < 0:
-            continue  # a launch candidate must not be voted impact
-        for b in lst:
-            if b == a or score[b] > 0:
-                continue
-            if score[a] == 0 and score[b] == 0:
-                continue
-            dt = t[b] - t[a]
-            d = math.hypot(x[b] - x[a], y[b] - y[a])
-            if dt < 2.0 or d < 300.0:
-                continue
-            v = d / dt
-            if 80.0 <= v <= 1500.0:
-                cand.setdefault(a, []).append(b)
-                back.setdefault(b, []).append(a)
-    for a, bs in cand.items():
-        if len(bs) != 1:
+    mate_b, n_b, n_a = _plausible_flights(x, y, t, score, max_range_m)
+    for a in np.nonzero(n_b == 1)[0]:
+        b = int(mate_b[a])
+        if n_a[b] != 1:
             continue
-        b = bs[0]
-        if len(back.get(b, [])) != 1:
-            continue
-        ia, ib = free[a], free[b]
+        ia, ib = int(free[a]), int(free[b])
         srcs[ia].mate, srcs[ib].mate = ib, ia
         srcs[ia].type, srcs[ib].type = "launch", "impact"
+
+
+def _plausible_flights(x, y, t, score, max_range_m: float, v_min: float = 80.0, v_max: float = 1500.0,
+                       dt_min: float = 2.0, d_min: float = 300.0, block_s: float = 600.0):
+    """Kinematically plausible (launch a, impact b) pairs among sources at plane positions
+    (x, y) and times t: a not voted impact (score >= 0), b not voted launch (score <= 0), not
+    both undecided, b later by >= `dt_min`, `d_min` <= distance <= `max_range_m`, mean speed in
+    [`v_min`, `v_max`]. Returns, per source, a partner as launch (mate_b: its impact, any one),
+    the number of impacts it could be the launch of (n_b) and the number of launches it could
+    be the impact of (n_a). Vectorized in time blocks (launches of one block against impacts
+    up to the longest flight later), so memory stays bounded whatever the number of sources."""
+
+    n = t.size
+    mate_b = np.full(n, -1, dtype=np.int64)
+    n_b = np.zeros(n, dtype=np.int64)
+    n_a = np.zeros(n, dtype=np.int64)
+    ia = np.nonzero(score >= 0)[0]
+    ib = np.nonzero(score <= 0)[0]
+    if ia.size == 0 or ib.size == 0:
+        return mate_b, n_b, n_a
+    ia = ia[np.argsort(t[ia], kind="stable")]
+    ib = ib[np.argsort(t[ib], kind="stable")]
+    tb = t[ib]
+    max_dt = max_range_m / v_min
+    t_first = float(t[ia[0]])
+    blk = np.floor((t[ia] - t_first) / block_s).astype(np.int64)
+    cuts = np.r_[0, np.nonzero(np.diff(blk))[0] + 1, ia.size]
+    for c0, c1 in zip(cuts[:-1], cuts[1:], strict=True):
+        A = ia[c0:c1]
+        lo = np.searchsorted(tb, t[A].min() + dt_min, side="left")
+        hi = np.searchsorted(tb, t[A].max() + max_dt, side="right")
+        B = ib[lo:hi]
+        if B.size == 0:
+            continue
+        ta = cKDTree(np.c_[x[A], y[A]])
+        tb_ = cKDTree(np.c_[x[B], y[B]])
+        pairs = ta.sparse_distance_matrix(tb_, max_range_m, output_type="ndarray")
+        if pairs.size == 0:
+            continue
+        a, b, d = A[pairs["i"]], B[pairs["j"]], pairs["v"]
+        dt = t[b] - t[a]
+        ok = (a != b) & ~((score[a] == 0) & (score[b] == 0)) & (dt >= dt_min) & (d >= d_min)
+        v = d / np.where(dt > 0, dt, 1.0)
+        ok &= (v >= v_min) & (v <= v_max)
+        a, b = a[ok], b[ok]
+        n_b += np.bincount(a, minlength=n)
+        n_a += np.bincount(b, minlength=n)
+        mate_b[a] = b
+    return mate_b, n_b, n_a
 
 
 def analyze_reports(
@@ -245,6 +319,16 @@ def analyze_reports(
     processes for the acoustic association's time windows (None: the machine's cores, at
     most 4); the events do not depend on it.
     """
+    import time
+
+    clock = [time.perf_counter()]
+    timings: dict[str, float] = {}
+
+    def lap(name: str) -> None:  # wall time per stage, reported in stats["timings_s"]
+        now = time.perf_counter()
+        timings[name] = round(now - clock[0], 3)
+        clock[0] = now
+
     seen: set[str] = set()
     by_kind: dict[str, list[dict]] = {k: [] for k in ("acoustic", "radar", "uav", "satellite", "monitor")}
     for r in sorted(reports, key=lambda r: r["id"]):
@@ -252,9 +336,13 @@ def analyze_reports(
             continue
         seen.add(r["id"])
         by_kind[r["kind"]].append(r)
+    lap("split")
     srcs, st = _acoustic_sources(by_kind["acoustic"], registry, config, workers=workers)
+    lap("acoustic")
     _fuse_radar(srcs, by_kind["radar"])
+    lap("radar")
     _classify_and_pair(srcs)
+    lap("pairing")
     events: list[Event] = []
     ids = [event_id(s.type, s.reports) for s in srcs]
     for i, s in enumerate(srcs):
@@ -270,6 +358,7 @@ def analyze_reports(
         if v.sum():
             ev.extra["label_votes"] = {"launch": int(v[0]), "impact": int(v[1]), "unknown": int(v[2])}
         events.append(ev)
+    lap("events")
     for tr in cluster_uav(by_kind["uav"]):
         events.append(Event(
             id=event_id("weapon_sighting", tr.reports), type="weapon_sighting", time=tr.first_time,
@@ -294,13 +383,17 @@ def analyze_reports(
             reports=[r["id"]], report_kinds={r["id"]: "monitor"}, category=b.get("category"),
             extra={"text": b.get("text")} if b.get("text") is not None else {},
         ))
+    lap("other_sensors")
     if territory is not None and events:
         add_geography(events, territory)
     from truceline.analysis.corroboration import mark_uncorroborated
 
     mark_uncorroborated(events, registry, by_kind["acoustic"])
+    lap("geography")
     apply_issue6(events, territory, profile)
+    lap("attribution_rules")
     if stats is not None:
+        st["timings_s"] = {**st.get("timings_s", {}), **timings}
         stats.update(st)
         stats["events"] = len(events)
         # map acoustic source row -> event id, for evaluation against a bound
