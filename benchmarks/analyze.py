@@ -72,15 +72,20 @@ def _analyze(d: str, workers: int | None, q) -> None:
     import orjson
 
     from truceline.analysis import analyze_reports
+    from truceline.geo.territory import default_territory_path, load_territory
     from truceline.ingest import load_registry
+    from truceline.profile import load_profile
 
     reg = load_registry(Path(d) / "sensors.json")
     reps = orjson.loads((Path(d) / ".bench_accepted.json").read_bytes())
+    # as `truceline analyze` does: the packaged territory and default profile, so that the
+    # attribution and rules stage is part of the figure (stats["timings_s"]["attribution_rules"])
+    territory, profile = load_territory(default_territory_path()), load_profile()
     base = _peak_mb()
     cpu0 = _cpu_s()
     t = time.perf_counter()
     stats: dict = {}
-    ev = analyze_reports(reps, reg, stats=stats, workers=workers)
+    ev = analyze_reports(reps, reg, territory=territory, profile=profile, stats=stats, workers=workers)
     dt = time.perf_counter() - t
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
     q.put({"reports": len(reps), "events": len(ev), "seconds": dt, "cpu_s": _cpu_s() - cpu0, "peak_mb": _peak_mb(),

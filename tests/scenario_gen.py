@@ -57,6 +57,9 @@ def make_scenario(
     uav_objects: int = 0,
     sign: bool = False,
     t_start: float = 1767657600.0,  # 2026-01-06T00:00:00Z
+    salvo_rounds: int = 1,
+    salvo_interval_s: tuple[float, float] = (0.5, 2.0),
+    salvo_impact_spread_m: float = 200.0,
 ) -> Scenario:
     rng = np.random.default_rng(seed)
     # --- arrays -------------------------------------------------------------------------
@@ -151,8 +154,17 @@ def make_scenario(
         ang = rng.uniform(0, 2 * np.pi)
         ie, inn = le + rng_m * np.sin(ang), ln + rng_m * np.cos(ang)
         tof = rng_m / rng.uniform(150, 400)
-        hear(le, ln, t0, "launch", s)
-        hear(ie, inn, t0 + tof, "impact", s)
+        if salvo_rounds > 1:  # a multiple rocket launcher: rounds seconds apart from one spot
+            t_r = t0
+            for _r in range(salvo_rounds):
+                de, dn = rng.normal(0.0, 3.0, 2)
+                hear(le + de, ln + dn, t_r, "launch", s)
+                ie_r, in_r = ie + rng.normal(0.0, salvo_impact_spread_m), inn + rng.normal(0.0, salvo_impact_spread_m)
+                hear(ie_r, in_r, t_r + tof * (1.0 + rng.normal(0.0, 0.01)), "impact", s)
+                t_r += rng.uniform(*salvo_interval_s)
+        else:
+            hear(le, ln, t0, "launch", s)
+            hear(ie, inn, t0 + tof, "impact", s)
         llon, llat = geodesy.from_local(lon0, lat0, le, ln)
         ilon, ilat = geodesy.from_local(lon0, lat0, ie, inn)
         shot = {"shot": s, "launch": (float(llon), float(llat), t0), "impact": (float(ilon), float(ilat), t0 + tof)}

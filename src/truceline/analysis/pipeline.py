@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
-from . import geodesy
+from . import geodesy, salvo
 from .acoustic import build_tables
 from .acoustic_events import locate_sources
 from .associate import AssociationConfig
@@ -100,7 +100,10 @@ def _acoustic_sources(reports, registry, cfg, workers: int | None = None) -> tup
         return [], {"acoustic_detections": 0}
     src = locate_sources(arrays, dets, cfg, workers=workers)
     t3 = time.perf_counter()
-    sub_t = {"temperature_pilot": round(t1 - t0, 3), "tables": round(t2 - t1, 3), "locate": round(t3 - t2, 3)}
+    src = salvo.deblend_salvos(arrays, dets, src, cfg, workers=workers)
+    t4 = time.perf_counter()
+    sub_t = {"temperature_pilot": round(t1 - t0, 3), "tables": round(t2 - t1, 3), "locate": round(t3 - t2, 3),
+             "salvo": round(t4 - t3, 3)}
     sol = src.sol
     out: list[_Src] = []
     for s in np.nonzero(src.accepted)[0]:

@@ -1,0 +1,341 @@
+"""Salvo de-blending: rounds fired seconds apart from one launcher, told apart by their rhythm.
+
+A multiple rocket launcher ripples its rounds 0.5-2 s apart from one spot. Every array hears
+the same train of onsets, each shifted by that array's travel time. Unmodelled wind shifts
+the travel time of a distant array by a few percent of the range, often more than one
+interval, so the association can pair round k at one array with round k+1 at another: a
+*blend*, whose fit absorbs the mismatch into the wind and passes its chi-square test while
+its position is hundreds of metres off and its rounds are wrongly counted.
+
+The rhythm breaks the ambiguity. The intervals between rounds are the same at every array
+(the launcher does not move between rounds), while a shift by one round changes them. So for
+each group of located sources close in space and time (a salvo and its blends), each array's
+onsets near the group's predicted arrivals are aligned with a reference array's by the single
+time shift that matches the most onsets (pattern matching, not absolute time: wind and
+temperature drop out). Aligned onsets that coincide form one round across arrays; each round
+is fitted anew with the same estimator (`localize.solve`) and tests (`acoustic_events._accept`)
+as any source. The group's sources are replaced only when the rounds explain the group's
+detections at least as well (as many accepted sources, as many detections).
+
+Alignment needs at least `MIN_MATCHES` coinciding onsets and a unique best shift; an array
+whose train is too sparse or ambiguous is left out of the rounds rather than guessed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from . import geodesy
+from .acoustic import Arrays, Detections
+
+GROUP_M = 3000.0  # sources this close (and GROUP_S in time) may be one salvo and its blends
+GROUP_S = 60.0
+MIN_GATE_S = 0.06  # onsets of one round at two arrays, after alignment, agree within this
+MIN_MATCHES = 2
+PAD_S = 2.0  # window around the predicted arrivals: + PAD_S + WIND_FRACTION * travel time
+WIND_FRACTION = 0.05
+MIN_ARRAYS = 3
+
+_EARTH_R = 6_371_008.8
+
+
+def _flat(lon0: float, lat0: float, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """East/north metres of points from (lon0, lat0), equirectangular: within the tens of
+    kilometres of a group its error is far below the windows and grid cells it serves."""
+    k = np.pi / 180.0 * _EARTH_R
+    return (np.asarray(lon) - lon0) * k * np.cos(np.radians(lat0)), (np.asarray(lat) - lat0) * k
+
+
+class _TimeIndex:
+    """Detections sorted by (array, time), for the onsets of many arrays in one call."""
+
+    def __init__(self, dets: Detections, owner: np.ndarray):
+        self.order = np.lexsort((dets.t, dets.arr))
+        t = dets.t[self.order]
+        self.span = float(t.max() - t.min()) + 1e5 if len(t) else 1.0
+        self.t_min = float(t.min()) if len(t) else 0.0
+        self.key = dets.arr[self.order] * self.span + (t - self.t_min)
+        self.owner = owner
+
+    def windows(self, arr_ids: np.ndarray, lo_t: np.ndarray, hi_t: np.ndarray) -> list[np.ndarray]:
+        base = arr_ids * self.span - self.t_min
+        lo = np.searchsorted(self.key, base + lo_t, side="left")
+        hi = np.searchsorted(self.key, base + hi_t, side="right")
+        return [self.order[a:b] for a, b in zip(lo, hi, strict=True)]
+
+
+def _groups(sol, det) -> list[np.ndarray]:
+    """Candidate salvo groups: around each source with the most arrays still unassigned, the
+    unassigned sources within GROUP_M and GROUP_S of it (seeded, not chained, so that a dense
+    front does not merge into one group of unbounded extent)."""
+    S = len(sol.lon)
+    if S == 0:
+        return []
+    X, Y, _ = geodesy.project_region(sol.lon, sol.lat)
+    pts = np.c_[X, Y, sol.t0 * (GROUP_M / GROUP_S)]
+    tree = cKDTree(pts)
+    n = (det >= 0).sum(1)
+    free = np.ones(S, bool)
+    out = []
+    for i in np.argsort(-n, kind="stable"):
+        if not free[i]:
+            continue
+        near = np.asarray(tree.query_ball_point(pts[i], GROUP_M * np.sqrt(2.0)), dtype=np.int64)
+        near = near[free[near]]
+        free[near] = False
+        out.append(np.sort(near))
+    return out
+
+
+def _align(a: np.ndarray, r: np.ndarray, expect: float, slack: float, gate: float) -> tuple[float, int] | None:
+    """Shift d with a_i ~ r_j + d for the most pairs, within `expect +- slack`; None when the
+    best is ambiguous (another shift, more than 2 gates away, matches as many) or weak."""
+    cand = (a[:, None] - r[None, :]).ravel()
+    cand = cand[np.abs(cand - expect) <= slack]
+    if cand.size == 0:
+        return None
+    # score every candidate shift: onsets of `a` matched by some onset of `r` shifted by it
+    diff = np.abs(a[None, :, None] - r[None, None, :] - cand[:, None, None])
+    score = (diff.min(axis=2) <= gate).sum(axis=1)
+    best = int(score.max())
+    if best < MIN_MATCHES:
+        return None
+    top = cand[score == best]
+    if np.ptp(top) > 2.0 * gate:
+        return None
+    d0 = float(np.median(top))
+    matched = np.abs(a[:, None] - r[None, :] - d0) <= gate
+    return float(np.median((a[:, None] - r[None, :])[matched])), best
+
+
+def _trains(arrays: Arrays, dets: Detections, rows: np.ndarray, sol, members: np.ndarray, index: _TimeIndex,
+            in_group: np.ndarray):
+    """The onsets each member array recorded around a group's predicted arrivals (detections of
+    sources outside the group excluded): (array ids, trains, distances, travel times, pads,
+    reference position). `in_group`: a scratch mask over sources, all False on entry and exit."""
+    det = rows[members]
+    flat = det[det >= 0]
+    if flat.size == 0:
+        return None
+    arr_ids = np.unique(dets.arr[flat])
+    best = members[np.argmax((det >= 0).sum(1))]
+    lon0, lat0 = float(sol.lon[best]), float(sol.lat[best])
+    t_lo, t_hi = float(sol.t0[members].min()), float(sol.t0[members].max())
+    e, n = _flat(lon0, lat0, arrays.lon[arr_ids], arrays.lat[arr_ids])
+    dist = np.hypot(e, n)
+    travel = dist / 340.0
+    pad = PAD_S + WIND_FRACTION * travel
+    in_group[members] = True
+    owner = index.owner
+    trains = []
+    for cand in index.windows(arr_ids, t_lo + travel - pad, t_hi + travel + pad):
+        own = owner[cand]
+        trains.append(cand[(own < 0) | in_group[np.maximum(own, 0)]])
+    in_group[members] = False
+    return arr_ids, trains, dist, travel, pad, lon0, lat0
+
+
+def _rounds_of_group(arrays: Arrays, dets: Detections, got) -> tuple[np.ndarray, np.ndarray, float, float] | None:
+    """Detection rows (one per round) of a group of sources, by rhythm alignment; None when the
+    group shows no multi-round train."""
+    arr_ids, trains, dist, travel, pad, lon0, lat0 = got
+    counts = np.array([len(x) for x in trains])
+    if np.median(counts) < 2:
+        return None  # single shots: nothing to de-blend
+    ref = int(np.lexsort((dist, -counts))[0])
+    r_t = dets.t[trains[ref]]
+    gates = np.maximum(MIN_GATE_S, 4.0 * np.hypot(arrays.timing_sigma[arr_ids], arrays.timing_sigma[arr_ids[ref]]))
+    u_all, a_all, d_all = [r_t], [np.full(len(r_t), ref)], [trains[ref]]
+    for k in range(len(arr_ids)):
+        if k == ref or counts[k] == 0:
+            continue
+        a_t = dets.t[trains[k]]
+        got = _align(a_t, r_t, travel[k] - travel[ref], pad[k] + pad[ref], gates[k])
+        if got is None:
+            continue
+        shift, _score = got
+        u_all.append(a_t - shift)
+        a_all.append(np.full(len(a_t), k))
+        d_all.append(trains[k])
+    if len(u_all) < MIN_ARRAYS:
+        return None
+    u = np.concatenate(u_all)
+    ak = np.concatenate(a_all)
+    di = np.concatenate(d_all)
+    o = np.argsort(u, kind="stable")
+    u, ak, di = u[o], ak[o], di[o]
+    gate = float(np.max(gates))
+    brk = np.r_[True, np.diff(u) > gate]
+    cl = np.cumsum(brk) - 1
+    out_rows, out_t0 = [], []
+    for g in range(int(cl[-1]) + 1):
+        sel = np.flatnonzero(cl == g)
+        med = float(np.median(u[sel]))
+        # one onset per array: the nearest to the round's time
+        o2 = np.lexsort((np.abs(u[sel] - med), ak[sel]))
+        s2 = sel[o2]
+        first = np.r_[True, ak[s2][1:] != ak[s2][:-1]]
+        pick = di[s2[first]]
+        if len(pick) >= MIN_ARRAYS:
+            out_rows.append(pick)
+            out_t0.append(med - travel[ref])
+    if len(out_rows) < 1:
+        return None
+    K = max(len(x) for x in out_rows)
+    R = np.full((len(out_rows), K), -1, dtype=np.int64)
+    for i, x in enumerate(out_rows):
+        R[i, : len(x)] = x
+    return R, np.array(out_t0), lon0, lat0
+
+
+def _owner(dets: Detections, det: np.ndarray) -> np.ndarray:
+    """Source owning each detection (-1: none)."""
+    owner = np.full(len(dets), -1, dtype=np.int64)
+    rr, cc = np.nonzero(det >= 0)
+    owner[det[rr, cc]] = rr
+    return owner
+
+
+def _assemble(src, dets: Detections, keep_old: np.ndarray, sol_new, P_new, det_new: np.ndarray, keep_new: np.ndarray):
+    """`src` with rows `keep_old` kept and rows `keep_new` of a new fit appended."""
+    from dataclasses import replace
+
+    from .acoustic_events import _cat_problems, _cat_solutions
+
+    det = src.det
+    K2 = max(det.shape[1], det_new.shape[1])
+    det_all = np.concatenate([
+        np.pad(det[keep_old], ((0, 0), (0, K2 - det.shape[1])), constant_values=-1),
+        np.pad(det_new[keep_new], ((0, 0), (0, K2 - det_new.shape[1])), constant_values=-1),
+    ])
+    sol_all = _cat_solutions([(src.sol, keep_old), (sol_new, keep_new)], K2)
+    P_all = _cat_problems([(src.problem, keep_old), (P_new, keep_new)], K2)
+    labels = np.where(det_all >= 0, dets.label[np.maximum(det_all, 0)], -1)
+    votes = np.stack([(labels == k).sum(1) for k in range(3)], -1)
+    return replace(src, det=det_all, sol=sol_all, n_arrays=(det_all >= 0).sum(1), label_votes=votes,
+                   accepted=np.ones(len(det_all), bool), problem=P_all)
+
+
+def deblend_salvos(arrays: Arrays, dets: Detections, src, cfg=None, p_accept: float = 1e-2,
+                   workers: int | None = 1):
+    """Replace the blends among `src` (an `AcousticSources`) by rhythm-aligned rounds where an
+    old source's onsets fall into two or more of them; returns a new `AcousticSources`.
+    `workers`: processes (the result does not depend on it)."""
+    return _rhythm_pass(arrays, dets, src, cfg, p_accept, workers)[0]
+
+
+# what the forked workers of `_candidates` read (set only while they run)
+_SHARED: tuple | None = None
+
+
+def _candidates(groups: list[np.ndarray], first: int) -> list[tuple]:
+    """Rhythm-aligned rounds of `groups` (numbered from `first`): (rows, t0, lon, lat, group)."""
+    arrays, dets, det, sol, owner = _SHARED
+    index = _TimeIndex(dets, owner)
+    in_group = np.zeros(det.shape[0], bool)
+    out = []
+    for k, members in enumerate(groups):
+        tg = _trains(arrays, dets, det, sol, members, index, in_group)
+        if tg is None:
+            continue
+        got = _rounds_of_group(arrays, dets, tg)
+        if got is not None:
+            out.append((*got, first + k))
+    return out
+
+
+def _rhythm_pass(arrays: Arrays, dets: Detections, src, cfg=None, p_accept: float = 1e-2,
+                 workers: int | None = 1):
+    """Groups whose onsets align as one rhythm at every array: their blends replaced by rounds.
+    Returns the new sources and the number of rounds appended at their end. `workers`:
+    processes for the groups and the fits (the result does not depend on it)."""
+    global _SHARED
+    from .acoustic_events import _accept, build_problem, extend, wind_prior
+    from .associate import AssociationConfig
+    from .localize import solve
+    from .parallel import effective_workers, pmap
+
+    cfg = cfg or AssociationConfig()
+    det = src.det
+    S = det.shape[0]
+    if S == 0:
+        return src, 0
+    owner = _owner(dets, det)
+    spread = float(src.wind_spread[0]) if src.wind_spread else 1.0
+
+    groups = _groups(src.sol, det)
+    n_jobs = min(effective_workers(workers), max(1, len(groups) // 200))
+    cuts = np.linspace(0, len(groups), n_jobs + 1).astype(int)
+    _SHARED = (arrays, dets, det, src.sol, owner)
+    try:
+        parts = pmap(_candidates, [(groups[a:b], int(a)) for a, b in zip(cuts[:-1], cuts[1:], strict=True)],
+                     workers)
+    finally:
+        _SHARED = None
+    found = [c for part in parts for c in part]
+    cand_rows = [c[0] for c in found]
+    cand_t0 = [c[1] for c in found]
+    cand_lon = [np.full(len(c[1]), c[2]) for c in found]
+    cand_lat = [np.full(len(c[1]), c[3]) for c in found]
+    cand_group = [np.full(len(c[1]), c[4]) for c in found]
+    if not cand_rows:
+        return src, 0
+    K = max(r.shape[1] for r in cand_rows)
+    rows = np.concatenate([np.pad(r, ((0, 0), (0, K - r.shape[1])), constant_values=-1) for r in cand_rows])
+    t0 = np.concatenate(cand_t0)
+    lon0, lat0 = np.concatenate(cand_lon), np.concatenate(cand_lat)
+    grp = np.concatenate(cand_group)
+    pw, pv = wind_prior(arrays, dets, lon0, lat0, t0, spread=max(spread, 0.5))
+    P = build_problem(arrays, dets, rows, pw, pv, sig_sp=spread)
+    sol = solve(P, lon0, lat0, t0, workers=workers)
+    new_det = np.where(sol.m, rows, -1)
+    ok = _accept(arrays, dets, new_det, sol, p_accept, cfg)
+    if ok.any():
+        # arrays the alignment left out (sparse or ambiguous trains): take the onset each
+        # accepted round predicts there, as for any source (`acoustic_events.extend`)
+        in_groups = np.zeros(S, bool)
+        for gi in np.unique(grp):
+            in_groups[groups[gi]] = True
+        busy = (owner >= 0) & ~in_groups[np.maximum(owner, 0)]
+        det2 = extend(arrays, dets, new_det, sol, ok, spread, used=busy)
+        pw, pv = wind_prior(arrays, dets, sol.lon, sol.lat, sol.t0, spread=max(spread, 0.5))
+        P = build_problem(arrays, dets, det2, pw, pv, sig_sp=spread)
+        sol = solve(P, sol.lon, sol.lat, sol.t0, workers=workers)
+        new_det = np.where(sol.m, det2, -1)
+        ok = _accept(arrays, dets, new_det, sol, p_accept, cfg)
+
+    replace_groups, keep_new = [], []
+    for gi in np.unique(grp):
+        members = groups[gi]
+        mine = np.flatnonzero((grp == gi) & ok)
+        # no detection in two rounds (a stray onset can align with two)
+        seen: set[int] = set()
+        chosen = []
+        for i in mine[np.argsort(-(new_det[mine] >= 0).sum(1), kind="stable")]:
+            ds = set(new_det[i][new_det[i] >= 0].tolist())
+            if ds & seen:
+                continue
+            seen |= ds
+            chosen.append(i)
+        if not chosen:
+            continue
+        round_of = {}
+        for k, i in enumerate(chosen):
+            for d in new_det[i][new_det[i] >= 0].tolist():
+                round_of[d] = k
+        blended, overlapping = False, []
+        for m in members:
+            ds = det[m][det[m] >= 0].tolist()
+            hits = np.bincount([round_of[d] for d in ds if d in round_of], minlength=len(chosen))
+            if (hits >= 2).sum() >= 2:  # its onsets belong to two or more rounds: a blend
+                blended = True
+            if hits.sum() > 0:
+                overlapping.append(m)
+        if blended:
+            replace_groups.append(np.array(overlapping, dtype=np.int64))
+            keep_new.extend(chosen)
+    if not keep_new:
+        return src, 0
+    keep_old = np.setdiff1d(np.arange(S), np.concatenate(replace_groups))
+    return _assemble(src, dets, keep_old, sol, P, new_det, np.array(sorted(keep_new))), len(keep_new)
