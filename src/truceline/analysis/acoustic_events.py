@@ -311,13 +311,21 @@ def _round(arrays, dets, cfg, p_accept, used, spread=None, workers: int | None =
     det = np.where(sol.m, det_fit, -1)
     ok = _accept(arrays, dets, det, sol, p_accept, cfg)
     if ok.any():
-        det2 = extend(arrays, dets, det, sol, ok, spread, used=used)
-        pw, pv = wind_prior(arrays, dets, sol.lon, sol.lat, sol.t0, spread=max(spread, 0.5))
-        P = build_problem(arrays, dets, det2, pw, pv, sig_sp=spread)
-        sol = solve(P, sol.lon, sol.lat, sol.t0, workers=workers)
-        det = np.where(sol.m, det2, -1)
-        ok = _accept(arrays, dets, det, sol, p_accept, cfg)
+        det, sol, ok, P = extend_and_refit(arrays, dets, det, sol, ok, spread, used, p_accept, cfg, workers)
     return det, sol, ok, P, spread
+
+
+def extend_and_refit(arrays: Arrays, dets: Detections, det: np.ndarray, sol: Solution, ok: np.ndarray,
+                     spread: float, used: np.ndarray | None, p_accept: float, cfg: AssociationConfig,
+                     workers: int | None = 1) -> tuple[np.ndarray, Solution, np.ndarray, Problem]:
+    """`extend` the accepted sources to the arrays they explain, fit them again and re-test
+    them: (detection rows, solution, accepted, problem)."""
+    det2 = extend(arrays, dets, det, sol, ok, spread, used=used)
+    pw, pv = wind_prior(arrays, dets, sol.lon, sol.lat, sol.t0, spread=max(spread, 0.5))
+    P = build_problem(arrays, dets, det2, pw, pv, sig_sp=spread)
+    sol = solve(P, sol.lon, sol.lat, sol.t0, workers=workers)
+    det = np.where(sol.m, det2, -1)
+    return det, sol, _accept(arrays, dets, det, sol, p_accept, cfg), P
 
 
 def repeat_search(arrays: Arrays, dets: Detections, det: np.ndarray, sol: Solution, used: np.ndarray,

@@ -251,7 +251,7 @@ def _rhythm_pass(arrays: Arrays, dets: Detections, src, cfg=None, p_accept: floa
     Returns the new sources and the number of rounds appended at their end. `workers`:
     processes for the groups and the fits (the result does not depend on it)."""
     global _SHARED
-    from .acoustic_events import _accept, build_problem, extend, wind_prior
+    from .acoustic_events import _accept, build_problem, extend_and_refit, wind_prior
     from .associate import AssociationConfig
     from .localize import solve
     from .parallel import effective_workers, pmap
@@ -298,12 +298,7 @@ def _rhythm_pass(arrays: Arrays, dets: Detections, src, cfg=None, p_accept: floa
         for gi in np.unique(grp):
             in_groups[groups[gi]] = True
         busy = (owner >= 0) & ~in_groups[np.maximum(owner, 0)]
-        det2 = extend(arrays, dets, new_det, sol, ok, spread, used=busy)
-        pw, pv = wind_prior(arrays, dets, sol.lon, sol.lat, sol.t0, spread=max(spread, 0.5))
-        P = build_problem(arrays, dets, det2, pw, pv, sig_sp=spread)
-        sol = solve(P, sol.lon, sol.lat, sol.t0, workers=workers)
-        new_det = np.where(sol.m, det2, -1)
-        ok = _accept(arrays, dets, new_det, sol, p_accept, cfg)
+        new_det, sol, ok, P = extend_and_refit(arrays, dets, new_det, sol, ok, spread, busy, p_accept, cfg, workers)
 
     replace_groups, keep_new = [], []
     for gi in np.unique(grp):
