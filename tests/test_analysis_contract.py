@@ -152,3 +152,20 @@ def test_cli_runs(tmp_path):
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["events"] == 7
     _check_geojson(json.loads(out.read_text()))
+
+
+def test_lines_end_at_newline_only_as_in_ingest(tmp_path):
+    """A raw carriage return between JSON tokens is whitespace inside one line: the report is
+    accepted and the quarantine's line numbers count newlines only, as `truceline ingest` does."""
+    sc = make_scenario(seed=4, n_arrays=8, n_shots=3, sign=True)
+    lines = [json.dumps(r) for r in sc.reports]
+    lines[1] = lines[1].replace(', "kind"', ',\r "kind"', 1)
+    assert "\r" in lines[1]
+    lines.append("{not json")
+    (tmp_path / "sensors.json").write_text(json.dumps(sc.sensors))
+    (tmp_path / "reports.jsonl").write_bytes(("\n".join(lines) + "\n").encode())
+    out = tmp_path / "ev.geojson"
+    summary = run_analysis(tmp_path / "reports.jsonl", tmp_path / "sensors.json", None, out)
+    q = [json.loads(x) for x in quarantine_path(out).read_text().splitlines()]
+    assert [(x["line"], x["reason"]) for x in q] == [(len(lines), "malformed")]
+    assert summary["quarantined"] == 1 and summary["lines"] == len(lines)

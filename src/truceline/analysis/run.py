@@ -64,15 +64,16 @@ def run_analysis(
 
         profile = load_profile(profile_path)
     rp = Path(reports_path)
-    try:
-        with rp.open("rb") as fh:
-            lines = fh.read().splitlines()
-    except OSError as exc:
-        raise InputError(f"{rp}: cannot read reports: {exc.strerror or exc}") from None
     timings["read_s"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    result = validate_lines(lines, registry, workers=workers, progress=progress)
-    timings["validate_s"] = time.perf_counter() - t1
+    try:
+        # the open file, not its splitlines(): lines end at "\n" only, as in `truceline ingest`
+        # (a stray "\r" inside a line must not move the line numbers of the quarantine)
+        with rp.open("rb") as fh:
+            result = validate_lines(fh, registry, workers=workers, progress=progress)
+    except OSError as exc:
+        raise InputError(f"{rp}: cannot read reports: {exc.strerror or exc}") from None
+    timings["validate_s"] = time.perf_counter() - t1  # reading included
     if db_url is not None:
         from truceline.ingest import ingest_file
         from truceline.store import open_store
@@ -98,7 +99,7 @@ def run_analysis(
     for e in events:
         counts[e.type] = counts.get(e.type, 0) + 1
     return {
-        "lines": len(lines),
+        "lines": result.lines,
         "accepted": len(result.accepted),
         "quarantined": len(result.quarantined),
         "duplicates": result.duplicates,

@@ -49,6 +49,7 @@ class ValidationResult:
     accepted: list[dict[str, Any]] = field(default_factory=list)
     quarantined: list[Quarantine] = field(default_factory=list)
     duplicates: int = 0
+    lines: int = 0  # number of the last line read
 
     def reason_counts(self) -> dict[str, int]:
         counts = Counter(q.reason for q in self.quarantined)
@@ -170,6 +171,13 @@ class LineChunk:
 
     def numbered(self) -> list[tuple[int, bytes]]:
         return self.pairs if self.pairs is not None else _numbered_block(self.first, self.lines or [])
+
+    @property
+    def last_line(self) -> int:
+        """Number of the chunk's last line (0 when empty)."""
+        if self.pairs is not None:
+            return self.pairs[-1][0] if self.pairs else 0
+        return self.first + len(self.lines) - 1 if self.lines else 0
 
     def payload(self) -> tuple:
         """What a worker process gets: the lines joined (one bytes object pickles in
@@ -348,6 +356,7 @@ def validate_lines(
             result.accepted.extend(orjson.loads(a[A_ENTRY]) for a in accepted)
             result.quarantined.extend(quarantined)
             result.duplicates += duplicates
+            result.lines = max(result.lines, chunk.last_line)
             advance(len(outcomes))
     return result
 
