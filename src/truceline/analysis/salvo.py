@@ -104,9 +104,9 @@ def _align(a: np.ndarray, r: np.ndarray, expect: float, slack: float, gate: floa
     top = cand[score == best]
     if np.ptp(top) > 2.0 * gate:
         return None
-    d0 = float(np.median(top))
+    d0 = 0.5 * float(top.min() + top.max())  # all within two gates of each other
     matched = np.abs(a[:, None] - r[None, :] - d0) <= gate
-    return float(np.median((a[:, None] - r[None, :])[matched])), best
+    return float((a[:, None] - r[None, :])[matched].mean()), best
 
 
 def _trains(arrays: Arrays, dets: Detections, rows: np.ndarray, sol, members: np.ndarray, index: _TimeIndex,
@@ -171,7 +171,7 @@ def _rounds_of_group(arrays: Arrays, dets: Detections, got) -> tuple[np.ndarray,
     out_rows, out_t0 = [], []
     for g in range(int(cl[-1]) + 1):
         sel = np.flatnonzero(cl == g)
-        med = float(np.median(u[sel]))
+        med = float(u[sel].mean())  # one round's aligned onsets, within a gate of each other
         # one onset per array: the nearest to the round's time
         o2 = np.lexsort((np.abs(u[sel] - med), ak[sel]))
         s2 = sel[o2]
