@@ -14,8 +14,9 @@ onsets near the group's predicted arrivals are aligned with a reference array's 
 time shift that matches the most onsets (pattern matching, not absolute time: wind and
 temperature drop out). Aligned onsets that coincide form one round across arrays; each round
 is fitted anew with the same estimator (`localize.solve`) and tests (`acoustic_events._accept`)
-as any source. The group's sources are replaced only when the rounds explain the group's
-detections at least as well (as many accepted sources, as many detections).
+as any source, and extended to the arrays the alignment left out. The rounds replace the
+group's sources only where one of them is a proven blend (its onsets fall into two or more
+rounds); a group without one is left as it was.
 
 Alignment needs at least `MIN_MATCHES` coinciding onsets and a unique best shift; an array
 whose train is too sparse or ambiguous is left out of the rounds rather than guessed.
