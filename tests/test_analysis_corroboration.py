@@ -87,6 +87,16 @@ def test_radar_track_heard_at_the_predicted_times_is_corroborated():
     assert real.quality["near_arrays"] == 12 and real.quality["heard_arrays"] == 10
     assert "uncorroborated" not in real.quality and real.quality["hearing_log10_lr"] > 5
     assert false.quality["heard_arrays"] == 0 and false.quality["uncorroborated"] is True
+    # the impact of the same (false) track is as doubtful as its launch; the real one's is not
+    false.impact_event, real.impact_event = "false-impact", "real-impact"
+    imp_false = Event(id="false-impact", type="impact", time=t0 + 960.0, lon=lon0, lat=lat0,
+                      cov_en_m2=np.eye(2) * 900.0, reports=["r2"], report_kinds={"r2": "radar"})
+    imp_real = Event(id="real-impact", type="impact", time=t0 + 60.0, lon=lon0, lat=lat0,
+                     cov_en_m2=np.eye(2) * 900.0, reports=["r1"], report_kinds={"r1": "radar"})
+    for e in (real, false):
+        e.quality.clear()
+    mark_uncorroborated([real, false, imp_false, imp_real], registry, acoustic)
+    assert imp_false.quality == {"uncorroborated": True} and imp_real.quality == {}
     lone_lon, lone_lat = geodesic_forward(lon0, lat0, 90.0, 60_000.0)
     lone = _event("lone", float(lone_lon), float(lone_lat), {"r3": "radar"})
     mark_uncorroborated([lone], registry, acoustic)

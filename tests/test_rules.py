@@ -325,3 +325,14 @@ def test_sighting_min_confidence_must_be_a_probability(territory):
                                "params": {"min_confidence": -0.1}}])
     with pytest.raises(InputError, match=r"params.min_confidence: must be a number in \[0, 1\]"):
         R.evaluate_rules([], territory, parse_profile(doc, "x.toml"))
+
+
+def test_a_doubtful_radar_track_is_no_fire(territory, profile, place):
+    """A radar-only launch the nearby arrays did not hear (quality.uncorroborated) breaks no fire
+    rule: its existence is in doubt. The same launch without the flag does."""
+    pos = place(8_000.0, "UA")
+    doubtful = _event("L1", "launch", pos, _after(profile), quality={"uncorroborated": True, "near_arrays": 6})
+    sure = _event("L2", "launch", pos, _after(profile), quality={"near_arrays": 6, "heard_arrays": 6})
+    assert _violations([doubtful, sure], territory, profile) == [[], ["fire.launch"]]
+    finding = R.check_rules([doubtful], territory, profile)[0][0]
+    assert finding.code == "fire.launch" and not finding.broken and "in doubt" in finding.evidence

@@ -13,7 +13,8 @@ fused with it) is therefore tested against the raw detections of every array wit
   the array's own detection rate around that time):
   heard: `P_HEAR / p_chance`, silent: `(1 - P_HEAR) / (1 - p_chance)`;
 - the launch is `quality.uncorroborated` when the product is below 1: the arrays speak
-  against it, so it must not accuse anyone on the radar's word alone.
+  against it, so it must not accuse anyone on the radar's word alone, nor count as fire
+  (`rules`); its linked radar-only impact (the same track) is marked too.
 
 Real launches whose association failed (blended salvo rounds, a fragment elsewhere) are
 still heard at the right times and stay attributable; launches far from every array
@@ -140,6 +141,7 @@ def mark_uncorroborated(events: list[Any], registry: dict[str, Any],
             e.quality["silent_arrays"] = int(n)
             if n >= MIN_SILENT_ARRAYS:
                 e.quality["uncorroborated"] = True
+        _mark_linked_impacts(events, targets)
         return
 
     times = _arrival_times(acoustic_reports)
@@ -165,4 +167,13 @@ def mark_uncorroborated(events: list[Any], registry: dict[str, Any],
         if n_near[i]:
             e.quality["hearing_log10_lr"] = round(float(total[i]), 3)
         if total[i] < 0.0:
+            e.quality["uncorroborated"] = True
+    _mark_linked_impacts(events, targets)
+
+
+def _mark_linked_impacts(events: list[Any], targets: list[Any]) -> None:
+    """The impact of a track the arrays contradict is as doubtful as its launch (same track)."""
+    doubtful = {e.impact_event for e in targets if e.quality.get("uncorroborated") and e.impact_event}
+    for e in events:
+        if e.type == "impact" and e.id in doubtful and set(e.report_kinds.values()) == {"radar"}:
             e.quality["uncorroborated"] = True

@@ -6,7 +6,8 @@ rules the profile generates from its ``[[exclusion]]`` table. Three kinds are un
 
 ``fire``
     An event of a listed type (``fire.launch``: launch, ``fire.impact``: impact) at or after the
-    ceasefire start. When the event carries ``time_sigma_s`` the rule needs
+    ceasefire start, unless its existence is in doubt (``quality.uncorroborated``: a radar track
+    the nearby acoustic arrays did not hear, see ``truceline.analysis.corroboration``). When the event carries ``time_sigma_s`` the rule needs
     ``P(time >= start) >= min_probability`` under a normal time error; otherwise the best time
     estimate is compared (emission times are known to about a second, far inside any margin
     that matters for a ceasefire start).
@@ -153,6 +154,7 @@ class _Inputs:
     dist: np.ndarray  # m to the line, NaN when unknown
     sigma_n: np.ndarray  # m, NaN when unknown
     confidence: np.ndarray  # sighting confidence (fused looks), NaN when none was reported
+    doubtful: np.ndarray  # bool: quality.uncorroborated (a radar track the arrays contradict)
 
 
 def _float(v: Any) -> float:
@@ -176,10 +178,13 @@ def _gather(features: Sequence[Mapping[str, Any]], territory: Any, need_distance
     lat = np.full(n, np.nan)
     cov = np.full((n, 2, 2), np.nan)
     conf = np.full(n, np.nan)
+    doubtful = np.zeros(n, bool)
     for i, f in enumerate(features):
         p = f.get("properties") or {}
         types[i] = p.get("type")
         conf[i] = _float(p.get("confidence"))
+        q = p.get("quality")
+        doubtful[i] = isinstance(q, Mapping) and q.get("uncorroborated") is True
         objects[i] = p.get("object")
         calibers[i] = _float(p.get("caliber_mm"))
         with contextlib.suppress(ValueError):
@@ -217,7 +222,7 @@ def _gather(features: Sequence[Mapping[str, Any]], territory: Any, need_distance
         var_n = np.where(d < 1.0, var_max, var_n)
         sigma_n[idx] = np.where(np.isfinite(c).all(axis=(1, 2)), np.sqrt(np.maximum(var_n, 0.0)), np.nan)
     conf[(conf < 0) | (conf > 1)] = np.nan
-    return _Inputs(types, objects, calibers, times, tsig, lon, lat, cov, dist, sigma_n, conf)
+    return _Inputs(types, objects, calibers, times, tsig, lon, lat, cov, dist, sigma_n, conf, doubtful)
 
 
 def band_probability(
@@ -292,6 +297,11 @@ def _check(features, territory, profile, rules, evidence: bool) -> tuple[list[li
 
         if kind == "fire":
             for i in np.flatnonzero(sel):
+                if x.doubtful[i]:
+                    ev = ("only a radar track reports it and the acoustic arrays near it did not hear it "
+                          "(quality.uncorroborated): its existence is in doubt")
+                    out[i].append(Finding(code, desc, kind, False, None, need, ev))
+                    continue
                 pt = p_time[i]
                 if not np.isfinite(pt):
                     ev = "the event has no valid time, so it cannot be placed before or after the ceasefire start"
