@@ -62,3 +62,18 @@ def test_format_parse_roundtrip(micros):
     text = formats.format_time(t)
     assert text.endswith("Z")
     assert abs(formats.parse_time(text) - t) < 1e-6
+
+
+def test_loads_strict_refuses_what_json_does_not_allow():
+    assert formats.loads_strict('{"a": [1, 2.5, null]}') == {"a": [1, 2.5, None]}
+
+    class Dup(Exception):
+        pass
+
+    with pytest.raises(Dup, match="duplicate key 'a'"):
+        formats.loads_strict('{"b": {"a": 1, "a": 2}}', duplicate_error=Dup)
+    with pytest.raises(ValueError, match="duplicate key"):
+        formats.loads_strict('{"a": 1, "a": 1}')
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        with pytest.raises(ValueError, match="is not JSON"):
+            formats.loads_strict(f'{{"x": {constant}}}')

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +48,24 @@ def format_time(t: float) -> str:
     dt = datetime.fromtimestamp(secs, tz=UTC)
     text = dt.strftime("%Y-%m-%dT%H:%M:%S")
     return f"{text}.{us:06d}Z" if us else f"{text}Z"
+
+
+def loads_strict(text: str, duplicate_error: type[Exception] = ValueError) -> Any:
+    """Parse JSON text as the spec reads it: a repeated key in an object raises
+    `duplicate_error`; NaN, Infinity and -Infinity (not JSON) raise ValueError."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                raise duplicate_error(f"duplicate key {key!r}")
+            out[key] = value
+        return out
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, object_pairs_hook=pairs, parse_constant=no_constant)
 
 
 def canonical_bytes(obj: Any) -> bytes:

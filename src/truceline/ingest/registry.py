@@ -6,7 +6,6 @@ index and the field, because every later decision (kind check, signature check) 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,15 +46,6 @@ class Sensor:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
 
 
 def sensor_from_json(entry: Any, where: str) -> Sensor:
@@ -117,11 +107,7 @@ def load_registry(path: str | Path) -> dict[str, Sensor]:
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: sensor registry is not UTF-8: {exc}") from None
     try:
-        entries = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_no_constant)
+        entries = formats.loads_strict(text)
     except (ValueError, RecursionError) as exc:
         raise InputError(f"{path}: sensor registry is not valid JSON: {exc}") from None
     return registry_from_json(entries, str(path))
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")

@@ -22,7 +22,6 @@ and hypothesis):
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from typing import Any
@@ -73,19 +72,6 @@ def raw_text(raw: bytes) -> str:
 
 
 # ---------------------------------------------------------------------------- parsing
-
-
-def _reject_duplicate_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise SchemaError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _check_ijson(value: Any, depth: int = 0) -> None:
@@ -147,7 +133,7 @@ def _slow_parse(raw: bytes, fast_error: str) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise ValueError(f"not UTF-8: {exc.reason} at byte {exc.start}") from None
     try:
-        obj = json.loads(text, object_pairs_hook=_reject_duplicate_pairs, parse_constant=_no_constant)
+        obj = formats.loads_strict(text, duplicate_error=SchemaError)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
     except SchemaError:
