@@ -8,6 +8,7 @@ sound travelling in unit direction `u` moves at `c + w.u`, `w` the wind at the a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,56 +78,95 @@ class Detections:
         return int(self.arr.shape[0])
 
 
-def build_tables(reports: list[dict], registry: dict[str, Any], missing_temp: str = "fill"
-                 ) -> tuple[Arrays, Detections]:
-    """Columnar tables from accepted acoustic reports; sensors without a fixed position are
-    ignored (they cannot be used for ranging). `missing_temp` decides the temperature of an
-    array that reports none: "fill" (from nearby arrays that do, see `fill_temperature`) or
-    "default" (the spec's 15 C, as a generator that follows the spec's text would use)."""
-    index: dict[str, int] = {}
-    a_ids: list[str] = []
-    # columns preallocated (no Python float objects kept per report), trimmed at the end
-    cap = len(reports)
-    rows_arr = np.empty(cap, dtype=np.int32)
-    rows_t = np.empty(cap)
-    rows_label = np.empty(cap, dtype=np.int8)
-    rows_az = np.empty(cap)
-    rows_temp = np.empty(cap)
-    rows_ws = np.empty(cap)
-    rows_wd = np.empty(cap)
-    rids: list[str] = []
-    nan = float("nan")
-    n = 0
-    for rep in reports:
-        if rep.get("kind") != "acoustic":
-            continue
-        sid = rep.get("sensor")
-        k = index.get(sid)
-        if k is None:
-            sensor = registry.get(sid)
-            if sensor is None or sget(sensor, "lat") is None or sget(sensor, "lon") is None:
+_NAN = float("nan")
+
+
+def acoustic_row(body: dict[str, Any]) -> tuple[int, float, float, float, float]:
+    """(label code, azimuth deg, air temperature C, wind speed m/s, wind from deg) of an
+    acoustic report's body; nan where absent (the wind only when both its fields are given)."""
+    az, temp = body.get("azimuth_deg"), body.get("air_temp_c")
+    ws, wd = body.get("wind_speed_mps"), body.get("wind_from_deg")
+    if ws is None or wd is None:
+        ws = wd = _NAN
+    return (LABELS.get(body.get("class"), 2), _NAN if az is None else float(az), _NAN if temp is None else float(temp),
+            float(ws), float(wd))
+
+
+@dataclass(slots=True)
+class AcousticColumns:
+    """Acoustic reports as the analysis reads them, one row each (see `reportset`)."""
+
+    ids: list[str]  # report id per row
+    sensors: list[str]  # distinct sensor ids; `sensor` indexes this list
+    sensor: np.ndarray  # int32
+    t: np.ndarray  # report time, epoch seconds
+    label: np.ndarray  # int8 (LABELS; absent or other -> unknown)
+    az_deg: np.ndarray  # nan when absent
+    temp_c: np.ndarray
+    wind_speed: np.ndarray  # m/s; nan unless both wind fields were given
+    wind_from: np.ndarray  # deg
+
+    def __len__(self) -> int:
+        return int(self.t.shape[0])
+
+    @classmethod
+    def from_reports(cls, reports: Iterable[dict[str, Any]]) -> AcousticColumns:
+        """The acoustic reports among `reports`, in their order (other kinds skipped)."""
+        codes: dict[str, int] = {}
+        ids: list[str] = []
+        rows: list[tuple] = []
+        for rep in reports:
+            if rep.get("kind") != "acoustic":
                 continue
-            k = index[sid] = len(a_ids)
-            a_ids.append(sid)
-        body = rep.get("body") or {}
-        rows_arr[n] = k
-        rows_t[n] = parse_time(rep["time"])
-        rows_label[n] = LABELS.get(body.get("class"), 2)
-        az = body.get("azimuth_deg")
-        rows_az[n] = float(az) if az is not None else nan
-        temp = body.get("air_temp_c")
-        rows_temp[n] = float(temp) if temp is not None else nan
-        ws, wd = body.get("wind_speed_mps"), body.get("wind_from_deg")
-        if ws is not None and wd is not None:
-            rows_ws[n] = float(ws)
-            rows_wd[n] = float(wd)
+            sid = rep.get("sensor")
+            code = codes.setdefault(sid, len(codes))
+            rows.append((code, parse_time(rep["time"]), *acoustic_row(rep.get("body") or {})))
+            ids.append(rep["id"])
+        cols = list(zip(*rows, strict=True)) if rows else [()] * 7
+        return cls(ids=ids, sensors=list(codes), sensor=np.array(cols[0], dtype=np.int32),
+                   t=np.array(cols[1], dtype=float), label=np.array(cols[2], dtype=np.int8),
+                   az_deg=np.array(cols[3], dtype=float), temp_c=np.array(cols[4], dtype=float),
+                   wind_speed=np.array(cols[5], dtype=float), wind_from=np.array(cols[6], dtype=float))
+
+    def take(self, rows: np.ndarray) -> AcousticColumns:
+        """The given rows, in that order (sensor codes unchanged)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return AcousticColumns(ids=[self.ids[i] for i in rows.tolist()], sensors=self.sensors,
+                               sensor=self.sensor[rows], t=self.t[rows], label=self.label[rows],
+                               az_deg=self.az_deg[rows], temp_c=self.temp_c[rows],
+                               wind_speed=self.wind_speed[rows], wind_from=self.wind_from[rows])
+
+    def first_by_time(self, n: int) -> AcousticColumns:
+        """The `n` earliest rows by (time, report id), in that order."""
+        if n >= len(self):
+            cand = np.arange(len(self))
         else:
-            rows_ws[n] = nan
-            rows_wd[n] = nan
-        rids.append(rep["id"])
-        n += 1
-    rows_arr, rows_t, rows_label, rows_az = rows_arr[:n], rows_t[:n], rows_label[:n], rows_az[:n]
-    rows_temp, rows_ws, rows_wd = rows_temp[:n], rows_ws[:n], rows_wd[:n]
+            cut = np.partition(self.t, n - 1)[n - 1]
+            cand = np.flatnonzero(self.t <= cut)  # >= n rows: ties at the cut included
+        t, ids = self.t, self.ids
+        cand = sorted(cand.tolist(), key=lambda i: (t[i], ids[i]))[:n]
+        return self.take(np.array(cand, dtype=np.int64))
+
+
+def build_tables(reports: Iterable[dict] | AcousticColumns, registry: dict[str, Any], missing_temp: str = "fill"
+                 ) -> tuple[Arrays, Detections]:
+    """Columnar tables from accepted acoustic reports (dicts, other kinds skipped, or
+    `AcousticColumns`); sensors without a fixed position are ignored (they cannot be used
+    for ranging). `missing_temp` decides the temperature of an array that reports none:
+    "fill" (from nearby arrays that do, see `fill_temperature`) or "default" (the spec's
+    15 C, as a generator that follows the spec's text would use)."""
+    cols = reports if isinstance(reports, AcousticColumns) else AcousticColumns.from_reports(reports)
+    # sensors with a fixed position, numbered in order of first appearance
+    placed = np.array([(s := registry.get(sid)) is not None and sget(s, "lat") is not None
+                       and sget(s, "lon") is not None for sid in cols.sensors], dtype=bool)
+    keep = np.flatnonzero(placed[cols.sensor]) if len(cols) else np.zeros(0, dtype=np.int64)
+    codes = cols.sensor[keep]
+    uniq, first = np.unique(codes, return_index=True)
+    uniq = uniq[np.argsort(first)]
+    remap = np.full(len(cols.sensors), -1, dtype=np.int32)
+    remap[uniq] = np.arange(uniq.size, dtype=np.int32)
+    a_ids = [cols.sensors[c] for c in uniq.tolist()]
+    rids = cols.ids if keep.size == len(cols) else [cols.ids[i] for i in keep.tolist()]
     sens = [registry[s] for s in a_ids]
     arrays = Arrays(
         ids=a_ids,
@@ -140,22 +180,23 @@ def build_tables(reports: list[dict], registry: dict[str, Any], missing_temp: st
     # a zero sigma would give infinite weight; floor it at a microsecond / a hundredth of a degree
     arrays.timing_sigma = np.maximum(arrays.timing_sigma, 1e-6)
     arrays.az_sigma = np.maximum(arrays.az_sigma, np.radians(0.01))
-    t = np.array(rows_t, dtype=float)
+    arr = remap[codes].astype(np.int32)
+    t = cols.t[keep]
     t_ref = float(np.floor(t.min())) if t.size else 0.0
-    ws = np.array(rows_ws, dtype=float)
-    wx, wy = wind_vector(ws, np.array(rows_wd, dtype=float))
-    temp = np.array(rows_temp, dtype=float)
+    ws = cols.wind_speed[keep]
+    wx, wy = wind_vector(ws, cols.wind_from[keep])
+    temp = cols.temp_c[keep]
     has_T = np.isfinite(temp)
     if missing_temp == "default":
         temp = np.where(has_T, temp, DEFAULT_TEMP_C)
         temp_var = np.where(has_T, 0.0, 0.3**2)
     else:
-        temp, temp_var = fill_temperature(arrays, np.array(rows_arr, dtype=np.int64), t, temp)
+        temp, temp_var = fill_temperature(arrays, arr.astype(np.int64), t, temp)
     dets = Detections(
-        arr=np.array(rows_arr, dtype=np.int32),
+        arr=arr,
         t=t - t_ref,
-        label=np.array(rows_label, dtype=np.int8),
-        az=np.radians(np.array(rows_az, dtype=float)),
+        label=cols.label[keep].astype(np.int8),
+        az=np.radians(cols.az_deg[keep]),
         c=sound_speed(temp),
         wx=wx,
         wy=wy,

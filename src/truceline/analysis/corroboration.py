@@ -36,6 +36,8 @@ from scipy.spatial import cKDTree
 from truceline.formats import parse_time
 from truceline.geo.local import geodesic_inverse
 
+from .acoustic import AcousticColumns
+
 SILENCE_RADIUS_M = 10_000.0
 MIN_SILENT_ARRAYS = 3  # only when no detections are given
 P_HEAR = 0.8  # assumed: an array within 10 km detects a gun or rocket launch
@@ -108,8 +110,14 @@ def _arrays_of(registry: dict[str, Any]) -> tuple[list[str], np.ndarray, np.ndar
     return ids, np.array(lons), np.array(lats)
 
 
-def _arrival_times(acoustic_reports: Iterable[dict]) -> dict[str, np.ndarray]:
+def _arrival_times(acoustic_reports: Iterable[dict] | AcousticColumns) -> dict[str, np.ndarray]:
     """Sensor id -> sorted arrival times (the report `time` of an acoustic detection)."""
+    if isinstance(acoustic_reports, AcousticColumns):
+        cols = acoustic_reports
+        order = np.lexsort((cols.t, cols.sensor))
+        codes, starts = np.unique(cols.sensor[order], return_index=True)
+        parts = np.split(cols.t[order], starts[1:])
+        return {str(cols.sensors[c]): p for c, p in zip(codes.tolist(), parts, strict=True)}
     out: dict[str, list[float]] = defaultdict(list)
     for r in acoustic_reports:
         try:
@@ -120,7 +128,7 @@ def _arrival_times(acoustic_reports: Iterable[dict]) -> dict[str, np.ndarray]:
 
 
 def mark_uncorroborated(events: list[Any], registry: dict[str, Any],
-                        acoustic_reports: Iterable[dict] | None = None) -> None:
+                        acoustic_reports: Iterable[dict] | AcousticColumns | None = None) -> None:
     """Test every radar-only launch against the acoustic arrays near it (module docstring).
 
     Sets `quality["near_arrays"]`, `quality["heard_arrays"]`, `quality["silent_arrays"]`,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +18,10 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from . import geodesy, salvo
-from .acoustic import build_tables
+from .acoustic import AcousticColumns, build_tables
 from .acoustic_events import locate_sources
 from .associate import AssociationConfig
+from .parallel import release_free_memory
 from .events import Event, event_id
 from .fusion import (
     CHI2_2DOF_999,
@@ -29,6 +31,7 @@ from .fusion import (
     cluster_uav,
     radar_observations,
 )
+from .reportset import ReportSet
 
 
 @dataclass
@@ -52,7 +55,7 @@ class _Src:
     type: str = "impact"
 
 
-def _pilot_score(sub: list[dict], registry, cfg, mode: str) -> tuple[int, float] | None:
+def _pilot_score(sub: AcousticColumns, registry, cfg, mode: str) -> tuple[int, float] | None:
     """(sources located, -mean chi-square per dof) of a one-round pilot analysis of `sub`
     under a missing-temperature model; None when `sub` has no detection."""
     arrays, dets = build_tables(sub, registry, missing_temp=mode)
@@ -64,7 +67,7 @@ def _pilot_score(sub: list[dict], registry, cfg, mode: str) -> tuple[int, float]
     return n, -chi
 
 
-def choose_temperature_model(reports: list[dict], registry, cfg, pilot: int = 12000,
+def choose_temperature_model(reports: list[dict] | AcousticColumns, registry, cfg, pilot: int = 12000,
                              workers: int | None = 1) -> str:
     """Which temperature to assume at arrays that report none: the neighbours' ("fill",
     physically right when the air temperature is a smooth field) or the spec's 15 C
@@ -74,12 +77,11 @@ def choose_temperature_model(reports: list[dict], registry, cfg, pilot: int = 12
     chi-square per degree of freedom) wins."""
     from .parallel import pmap
 
-    has = [("air_temp_c" in (r.get("body") or {})) for r in reports]
-    if all(has) or not any(has):
+    cols = reports if isinstance(reports, AcousticColumns) else AcousticColumns.from_reports(reports)
+    has = np.isfinite(cols.temp_c)
+    if has.all() or not has.any():
         return "default"
-    import heapq
-
-    sub = heapq.nsmallest(pilot, reports, key=lambda r: (r["time"], r["id"]))  # = sorted(...)[:pilot]
+    sub = cols.first_by_time(pilot)
     modes = ("fill", "default")
     res = pmap(_pilot_score, [(sub, registry, cfg, m) for m in modes], workers)
     if any(r is None for r in res):
@@ -88,7 +90,8 @@ def choose_temperature_model(reports: list[dict], registry, cfg, pilot: int = 12
     return "fill" if scores["fill"] >= scores["default"] else "default"
 
 
-def _acoustic_sources(reports, registry, cfg, workers: int | None = None) -> tuple[list[_Src], dict[str, Any]]:
+def _acoustic_sources(reports: AcousticColumns, registry, cfg, workers: int | None = None
+                      ) -> tuple[list[_Src], dict[str, Any]]:
     import time
 
     t0 = time.perf_counter()
@@ -99,8 +102,10 @@ def _acoustic_sources(reports, registry, cfg, workers: int | None = None) -> tup
     if len(dets) == 0:
         return [], {"acoustic_detections": 0}
     src = locate_sources(arrays, dets, cfg, workers=workers)
+    release_free_memory()
     t3 = time.perf_counter()
     src = salvo.deblend_salvos(arrays, dets, src, cfg, workers=workers)
+    release_free_memory()
     t4 = time.perf_counter()
     sub_t = {"temperature_pilot": round(t1 - t0, 3), "tables": round(t2 - t1, 3), "locate": round(t3 - t2, 3),
              "salvo": round(t4 - t3, 3)}
@@ -305,7 +310,7 @@ def _plausible_flights(x, y, t, score, max_range_m: float, v_min: float = 80.0, 
 
 
 def analyze_reports(
-    reports: list[dict],
+    reports: Iterable[dict] | ReportSet,
     registry: dict[str, Any],
     territory: Any = None,
     profile: Any = None,
@@ -313,7 +318,8 @@ def analyze_reports(
     stats: dict[str, Any] | None = None,
     workers: int | None = None,
 ) -> list[Event]:
-    """Fuse accepted, validated reports (spec section 2 dicts) into events (spec section 4).
+    """Fuse accepted, validated reports (spec section 2 dicts, or a `ReportSet` holding
+    them in columns) into events (spec section 4).
 
     `registry` maps sensor id -> registry entry (`ingest.Sensor` or dict); `territory` a
     `truceline.geo.Territory` (zone, distance to the line); `profile` is passed to the
@@ -332,13 +338,8 @@ def analyze_reports(
         timings[name] = round(now - clock[0], 3)
         clock[0] = now
 
-    seen: set[str] = set()
-    by_kind: dict[str, list[dict]] = {k: [] for k in ("acoustic", "radar", "uav", "satellite", "monitor")}
-    for r in sorted(reports, key=lambda r: r["id"]):
-        if r["id"] in seen or r.get("kind") not in by_kind:
-            continue
-        seen.add(r["id"])
-        by_kind[r["kind"]].append(r)
+    rs = reports.finish() if isinstance(reports, ReportSet) else ReportSet.from_reports(reports)
+    by_kind: dict[str, Any] = {"acoustic": rs.acoustic, **rs.other}
     lap("split")
     srcs, st = _acoustic_sources(by_kind["acoustic"], registry, config, workers=workers)
     lap("acoustic")

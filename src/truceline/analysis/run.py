@@ -16,7 +16,9 @@ from typing import Any
 from truceline.errors import InputError
 
 from .events import events_to_geojson
+from .parallel import release_free_memory
 from .pipeline import analyze_reports
+from .reportset import ReportSet
 
 
 def quarantine_path(out_path: str | Path) -> Path:
@@ -64,16 +66,20 @@ def run_analysis(
 
         profile = load_profile(profile_path)
     rp = Path(reports_path)
+    reports = ReportSet()
     timings["read_s"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     try:
         # the open file, not its splitlines(): lines end at "\n" only, as in `truceline ingest`
         # (a stray "\r" inside a line must not move the line numbers of the quarantine)
+        # accepted reports go straight into columns (`ReportSet`): a million of them as
+        # dicts would take ~2 GB
         with rp.open("rb") as fh:
-            result = validate_lines(fh, registry, workers=workers, progress=progress)
+            result = validate_lines(fh, registry, workers=workers, progress=progress, sink=reports.extend)
     except OSError as exc:
         raise InputError(f"{rp}: cannot read reports: {exc.strerror or exc}") from None
     timings["validate_s"] = time.perf_counter() - t1  # reading included
+    release_free_memory()  # the validation's parsed dicts are gone: give their pages back
     if db_url is not None:
         from truceline.ingest import ingest_file
         from truceline.store import open_store
@@ -84,7 +90,7 @@ def run_analysis(
         timings["ingest_db_s"] = time.perf_counter() - t2
     t3 = time.perf_counter()
     stats: dict[str, Any] = {}
-    events = analyze_reports(result.accepted, registry, territory=territory, profile=profile, stats=stats,
+    events = analyze_reports(reports, registry, territory=territory, profile=profile, stats=stats,
                              workers=workers)
     timings["analyze_s"] = time.perf_counter() - t3
     out = Path(out_path)
@@ -100,7 +106,7 @@ def run_analysis(
         counts[e.type] = counts.get(e.type, 0) + 1
     return {
         "lines": result.lines,
-        "accepted": len(result.accepted),
+        "accepted": result.n_accepted,
         "quarantined": len(result.quarantined),
         "duplicates": result.duplicates,
         "events": len(events),

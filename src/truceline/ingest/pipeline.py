@@ -50,6 +50,7 @@ class ValidationResult:
     quarantined: list[Quarantine] = field(default_factory=list)
     duplicates: int = 0
     lines: int = 0  # number of the last line read
+    n_accepted: int = 0  # accepted reports (also those handed to a `sink`, not kept here)
 
     def reason_counts(self) -> dict[str, int]:
         counts = Counter(q.reason for q in self.quarantined)
@@ -339,7 +340,8 @@ class Deduplicator:
 
 
 def validate_lines(
-    lines: Iterable[bytes | str | dict[str, Any]], registry: dict[str, Sensor], workers: int | None = None, progress: bool = False
+    lines: Iterable[bytes | str | dict[str, Any]], registry: dict[str, Sensor], workers: int | None = None,
+    progress: bool = False, sink: Callable[[list[dict[str, Any]], list[float]], None] | None = None,
 ) -> ValidationResult:
     """Validate report lines against the spec without a database (pure).
 
@@ -347,13 +349,22 @@ def validate_lines(
     object (read in 1 MiB blocks, the fastest way in). Returns accepted
     reports (dicts, exactly as received, input order, duplicates removed), quarantine
     records with the spec's reasons, and the duplicate count.
+
+    With `sink`, accepted reports are not kept in the result: each chunk's are handed to
+    `sink(reports, times)` (times: their `time` in epoch seconds), so a consumer that keeps
+    them in a compact form (`truceline.analysis.reportset.ReportSet.extend`) never holds
+    the whole input as dicts; `result.n_accepted` counts them.
     """
     result = ValidationResult()
     dedup = Deduplicator()
     with _progress(progress, "validating") as advance:
         for chunk, outcomes in checked_chunks(lines, registry, workers):
             accepted, quarantined, duplicates = dedup.classify(outcomes, chunk)
-            result.accepted.extend(orjson.loads(a[A_ENTRY]) for a in accepted)
+            result.n_accepted += len(accepted)
+            if sink is None:
+                result.accepted.extend(orjson.loads(a[A_ENTRY]) for a in accepted)
+            elif accepted:
+                sink([orjson.loads(a[A_ENTRY]) for a in accepted], [a[A_TIME_S] for a in accepted])
             result.quarantined.extend(quarantined)
             result.duplicates += duplicates
             result.lines = max(result.lines, chunk.last_line)

@@ -1,0 +1,164 @@
+"""`ReportSet`: accepted reports as the analysis reads them, acoustic ones as columns.
+
+Why: a day of a million reports held as Python dicts costs about 2 KB each (2 GB), yet the
+acoustic detections (most of any day) are read only as a handful of numbers. They are kept
+as NumPy columns (`AcousticColumns`, ~100 bytes a report) from the moment they are
+accepted, chunk by chunk, so no list of a million dicts ever exists. Radar tracks, drone
+sightings, satellite and monitor reports are few and read whole: they stay dicts.
+
+`finish()` puts everything in the order the analysis relies on for determinism: sorted by
+report id, the first report of a repeated id kept (input order breaks the tie), whatever
+the order the reports arrived in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from truceline.formats import parse_time
+
+from .acoustic import AcousticColumns, acoustic_row
+
+KINDS = ("acoustic", "radar", "uav", "satellite", "monitor")
+_FLUSH_ROWS = 8192
+
+
+class _AcousticBuilder:
+    """Appends acoustic reports row by row; every `_FLUSH_ROWS` rows the pending Python
+    values become NumPy arrays (no Python float object survives a chunk)."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, int] = {}
+        self.sensors: list[str] = []
+        self.ids: list[str] = []
+        self.order: list[np.ndarray] = []  # input sequence numbers
+        self.parts: list[tuple[np.ndarray, ...]] = []
+        self._rows: list[tuple] = []
+        self._seq: list[int] = []
+
+    def add(self, report: dict[str, Any], t: float, seq: int) -> None:
+        sensor = report["sensor"]
+        code = self.codes.get(sensor)
+        if code is None:
+            code = self.codes[sensor] = len(self.sensors)
+            self.sensors.append(sensor)
+        self.ids.append(report["id"])
+        self._rows.append((code, t, *acoustic_row(report.get("body") or {})))
+        self._seq.append(seq)
+        if len(self._rows) >= _FLUSH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._rows:
+            return
+        code, t, label, az, temp, ws, wd = zip(*self._rows, strict=True)
+        self.parts.append((np.array(code, dtype=np.int32), np.array(t, dtype=float), np.array(label, dtype=np.int8),
+                           np.array(az, dtype=float), np.array(temp, dtype=float), np.array(ws, dtype=float),
+                           np.array(wd, dtype=float)))
+        self.order.append(np.array(self._seq, dtype=np.int64))
+        self._rows, self._seq = [], []
+
+    def build(self) -> tuple[AcousticColumns, np.ndarray]:
+        self._flush()
+        if self.parts:
+            cols = [np.concatenate(c) for c in zip(*self.parts, strict=True)]
+            seq = np.concatenate(self.order)
+        else:
+            cols = [np.zeros(0, dtype=np.int32), np.zeros(0), np.zeros(0, dtype=np.int8)] + [np.zeros(0)] * 4
+            seq = np.zeros(0, dtype=np.int64)
+        self.parts, self.order = [], []
+        ac = AcousticColumns(ids=self.ids, sensors=self.sensors, sensor=cols[0], t=cols[1], label=cols[2],
+                             az_deg=cols[3], temp_c=cols[4], wind_speed=cols[5], wind_from=cols[6])
+        return ac, seq
+
+
+class ReportSet:
+    """Accepted reports for `analyze_reports`: `acoustic` (`AcousticColumns`) and, for the
+    other kinds, lists of report dicts (`other[kind]`). Fill with `extend`, then `finish`
+    (done by `analyze_reports` if you forget); reports of a kind the spec does not define
+    are ignored, as the analysis has no use for them."""
+
+    def __init__(self) -> None:
+        self._builder: _AcousticBuilder | None = _AcousticBuilder()
+        self._other: dict[str, list[tuple[int, dict[str, Any]]]] = {k: [] for k in KINDS[1:]}
+        self._seq = 0
+        self.acoustic: AcousticColumns | None = None
+        self.other: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS[1:]}
+
+    @classmethod
+    def from_reports(cls, reports: Iterable[dict[str, Any]]) -> ReportSet:
+        rs = cls()
+        rs.extend(reports)
+        rs.finish()
+        return rs
+
+    @property
+    def finished(self) -> bool:
+        return self._builder is None
+
+    def extend(self, reports: Iterable[dict[str, Any]], times: Iterable[float] | None = None) -> None:
+        """Add report dicts (spec section 2). `times`, when given, are their `time` fields
+        already parsed (epoch seconds, as `truceline.formats.parse_time` gives), saving a
+        second parse of what validation has read."""
+        if self._builder is None:
+            raise RuntimeError("ReportSet.extend after finish()")
+        add = self._builder.add
+        pairs: Iterable[tuple[dict[str, Any], float | None]] = (
+            ((r, None) for r in reports) if times is None else zip(reports, times, strict=True))
+        seq = self._seq
+        for r, t in pairs:
+            kind = r.get("kind")
+            if kind == "acoustic":
+                add(r, parse_time(r["time"]) if t is None else t, seq)
+            elif kind in self._other:
+                self._other[kind].append((seq, r))
+            else:
+                continue
+            seq += 1
+        self._seq = seq
+
+    def finish(self) -> ReportSet:
+        """Sort every kind by report id and keep the first report of a repeated id."""
+        if self._builder is None:
+            return self
+        ac, ac_seq = self._builder.build()
+        self._builder = None
+        ids: list[str] = list(ac.ids)
+        seqs: list[np.ndarray] = [ac_seq]
+        owner: list[np.ndarray] = [np.full(len(ac_seq), -1, dtype=np.int64)]
+        flat: list[dict[str, Any]] = []
+        for kind in KINDS[1:]:
+            items = self._other[kind]
+            ids.extend(r["id"] for _, r in items)
+            seqs.append(np.array([s for s, _ in items], dtype=np.int64))
+            owner.append(np.arange(len(flat), len(flat) + len(items), dtype=np.int64))
+            flat.extend(r for _, r in items)
+        self._other = {}
+        seq, who = np.concatenate(seqs), np.concatenate(owner)
+        row = np.concatenate([np.arange(len(ac_seq), dtype=np.int64)] + [np.zeros(len(s), dtype=np.int64) for s in seqs[1:]])
+        # input order first, then a stable sort by id: ties keep input order
+        by_seq = np.argsort(seq, kind="stable")
+        ids_by_seq = [ids[i] for i in by_seq]
+        del ids
+        order = sorted(range(len(ids_by_seq)), key=ids_by_seq.__getitem__)
+        keep, last = [], None
+        for k in order:
+            rid = ids_by_seq[k]
+            if rid != last:
+                keep.append(k)
+                last = rid
+        picked = by_seq[np.array(keep, dtype=np.int64)] if keep else np.zeros(0, dtype=np.int64)
+        is_ac = who[picked] < 0
+        self.acoustic = ac.take(row[picked[is_ac]])
+        for i in picked[~is_ac]:
+            r = flat[int(who[i])]
+            self.other[r["kind"]].append(r)
+        return self
+
+    def __len__(self) -> int:
+        if self._builder is not None:
+            return self._seq
+        return len(self.acoustic or ()) + sum(len(v) for v in self.other.values())
