@@ -754,18 +754,20 @@ def calibration_table(
     return rows
 
 
-def attribute(events: list[Any], territory: Any, profile: Any = None) -> None:
+def attribute(events: list[Any], territory: Any, profile: Any = None, features: list[dict] | None = None) -> None:
     """Pipeline hook: fill ``attribution`` / ``responsible`` of analysis `Event` records.
 
     Runs `apply_attribution` on their spec Feature form, so the events file and the
     in-memory records can never disagree. Without a territory nothing can be attributed
-    and the events stay undetermined.
+    and the events stay undetermined. `features`: the events' Feature form when the caller
+    already has it (`event_to_feature` of each, same order; updated in place too).
     """
     if territory is None or not events:
         return
     from truceline.analysis.events import event_to_feature
 
-    features = [event_to_feature(e) for e in events]
+    if features is None:
+        features = [event_to_feature(e) for e in events]
     apply_attribution(features, territory, profile)
     for e, f in zip(events, features, strict=True):
         e.attribution = dict(f["properties"]["attribution"])

@@ -8,7 +8,6 @@ then the territory (zone, distance to the line) and the issue-6 hook (attributio
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,7 +20,6 @@ from . import geodesy, salvo
 from .acoustic import AcousticColumns, build_tables
 from .acoustic_events import locate_sources
 from .associate import AssociationConfig
-from .parallel import release_free_memory
 from .events import Event, event_id
 from .fusion import (
     CHI2_2DOF_999,
@@ -31,6 +29,7 @@ from .fusion import (
     cluster_uav,
     radar_observations,
 )
+from .parallel import release_free_memory
 from .reportset import ReportSet
 
 
@@ -427,18 +426,17 @@ def add_geography(events: list[Event], territory: Any) -> None:
 
 
 def apply_issue6(events: list[Event], territory: Any, profile: Any) -> None:
-    """Hook for attribution and rules (issue 6). When `truceline.analysis.attribution`
-    provides `attribute(events, territory, profile)` and `truceline.analysis.rules`
-    provides `check(events, territory, profile)`, they are called here and fill
-    `attribution`, `responsible` and `violations` in place. Absent modules leave the
-    defaults ({}, None, [])."""
-    for mod_name, fn_name in (("attribution", "attribute"), ("rules", "check")):
-        try:
-            mod = importlib.import_module(f"truceline.analysis.{mod_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"truceline.analysis.{mod_name}":
-                continue
-            raise
-        fn = getattr(mod, fn_name, None)
-        if fn is not None:
-            fn(events, territory, profile)
+    """Attribution and rules (issue 6): `attribution.attribute` and `rules.check` fill
+    `attribution`, `responsible` and `violations` in place. Without a territory nothing is
+    attributed or checked (the defaults {}, None, [] stay)."""
+    from .attribution import attribute
+    from .events import event_to_feature
+    from .rules import check
+
+    if territory is None or not events:
+        return
+    # one Feature form shared by both (converting 70k events costs seconds); the rules see
+    # the attribution just made, as they would on the events themselves
+    features = [event_to_feature(e) for e in events]
+    attribute(events, territory, profile, features=features)
+    check(events, territory, profile, features=features)

@@ -452,10 +452,11 @@ def _fill_location(
         p.setdefault("zone", zone)
 
 
-def check(events: list[Any], territory: Any, profile: Any = None) -> None:
+def check(events: list[Any], territory: Any, profile: Any = None, features: list[dict] | None = None) -> None:
     """Pipeline hook: fill ``violations`` of analysis `Event` records from the profile's rules
     (through `evaluate_rules` on their spec Feature form). Needs a territory for every
-    position rule; without one, nothing is evaluated."""
+    position rule; without one, nothing is evaluated. `features`: the events' current
+    Feature form when the caller already has it (same order; updated in place too)."""
     if territory is None or not events:
         return
     if profile is None:
@@ -464,7 +465,8 @@ def check(events: list[Any], territory: Any, profile: Any = None) -> None:
         profile = load_profile()
     from truceline.analysis.events import event_to_feature
 
-    features = [event_to_feature(e) for e in events]
+    if features is None:
+        features = [event_to_feature(e) for e in events]
     evaluate_rules(features, territory, profile)
     for e, f in zip(events, features, strict=True):
         p = f["properties"]
