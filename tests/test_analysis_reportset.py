@@ -163,3 +163,4 @@ def test_release_free_memory_returns_freed_heap_pages_to_the_os():
     after = rss_mb()
     assert before - after > 150, (before, after)
     assert len(pins) == 500
+
