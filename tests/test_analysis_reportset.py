@@ -164,3 +164,17 @@ def test_release_free_memory_returns_freed_heap_pages_to_the_os():
     assert before - after > 150, (before, after)
     assert len(pins) == 500
 
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text("ab\x00é", max_size=4), max_size=30))
+def test_first_of_each_id_same_on_the_numpy_and_python_paths(ids):
+    """Short ids are sorted by NumPy, others (long, or with a NUL NumPy would drop) by
+    Python: both give the first position of each id in code-point order."""
+    import truceline.analysis.reportset as rsm
+
+    want = [min(k for k, x in enumerate(ids) if x == i) for i in sorted(set(ids))]
+    assert rsm._first_of_each_id(ids).tolist() == want
+    clean = [i.replace("\x00", "") for i in ids]
+    want = [min(k for k, x in enumerate(clean) if x == i) for i in sorted(set(clean))]
+    assert rsm._first_of_each_id(clean).tolist() == want  # NumPy path when any id is non-empty

@@ -143,14 +143,7 @@ class ReportSet:
         by_seq = np.argsort(seq, kind="stable")
         ids_by_seq = [ids[i] for i in by_seq]
         del ids
-        order = sorted(range(len(ids_by_seq)), key=ids_by_seq.__getitem__)
-        keep, last = [], None
-        for k in order:
-            rid = ids_by_seq[k]
-            if rid != last:
-                keep.append(k)
-                last = rid
-        picked = by_seq[np.array(keep, dtype=np.int64)] if keep else np.zeros(0, dtype=np.int64)
+        picked = by_seq[_first_of_each_id(ids_by_seq)]
         is_ac = who[picked] < 0
         self.acoustic = ac.take(row[picked[is_ac]])
         for i in picked[~is_ac]:
@@ -162,3 +155,29 @@ class ReportSet:
         if self._builder is not None:
             return self._seq
         return len(self.acoustic or ()) + sum(len(v) for v in self.other.values())
+
+
+_NUMPY_ID_MAX = 64  # longer ids: sorted by Python (a NumPy string column costs 4 bytes/char for every row)
+
+
+def _first_of_each_id(ids: list[str]) -> np.ndarray:
+    """Positions of the first occurrence of each id, in id order (code-point order, as
+    Python compares strings). NumPy sorts short ids ~5x faster than `sorted`; ids with a
+    NUL (which NumPy strings drop at the end) or longer than `_NUMPY_ID_MAX` go the Python way."""
+    if not ids:
+        return np.zeros(0, dtype=np.int64)
+    longest = max(map(len, ids))
+    if longest <= _NUMPY_ID_MAX and not any("\x00" in i for i in ids):
+        col = np.array(ids, dtype=f"<U{longest}")
+        order = np.argsort(col, kind="stable")
+        srt = col[order]
+        first = np.ones(len(ids), dtype=bool)
+        first[1:] = srt[1:] != srt[:-1]
+        return order[first].astype(np.int64)
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    keep, last = [], None
+    for k in order:
+        if ids[k] != last:
+            keep.append(k)
+            last = ids[k]
+    return np.array(keep, dtype=np.int64)
