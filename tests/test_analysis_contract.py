@@ -68,6 +68,8 @@ def test_spec_examples(tmp_path):
     doc = json.loads(out.read_text())
     _check_geojson(doc)
     assert summary["quarantined"] == 0
+    n_lines = sum(1 for line in (SPEC / "examples_reports.jsonl").read_text().splitlines() if line.strip())
+    assert summary["accepted"] == n_lines  # counted although handed to the analysis in columns
     assert quarantine_path(out).read_text() == ""
     types = sorted(f["properties"]["type"] for f in doc["features"])
     # one launch heard by six arrays and tracked by radar; two radar tracks; drone; satellite; monitor

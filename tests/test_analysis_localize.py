@@ -126,3 +126,48 @@ def test_gross_outlier_is_dropped():
     err = np.stack([e, n], -1)
     d2 = np.einsum("ei,eij,ej->e", err, np.linalg.inv(sol.cov[:, :2, :2]), err)
     assert np.mean(d2 <= 5.991) >= 0.86  # the remaining five arrays' honest ellipse
+
+
+def _mixed_width_problem(rng):
+    """Events of 4 to 6 arrays (the ring of `_problem`), some slots dropped (gaps, padding)."""
+    P, slon, slat, t0 = _problem(40, rng, azimuth=True, wind_measured=False)
+    keep = np.ones(P.m.shape, bool)
+    for i in range(40):
+        keep[i, rng.choice(6, i % 3, replace=False)] = False  # 0, 1 or 2 slots missing
+    P.m &= keep
+    return P, slon, slat, t0
+
+
+def test_solve_by_width_chunks_equals_each_event_alone(monkeypatch):
+    """Events fitted in chunks ordered by width (slots cut after the chunk's widest event)
+    give each event's own fit (to the fit's convergence tolerance), padding slots empty."""
+    from truceline.analysis import localize
+
+    rng = np.random.default_rng(11)
+    P, slon, slat, t0 = _mixed_width_problem(rng)
+    lo, la, tt = _start(P, slon, slat, t0, rng)
+    monkeypatch.setattr(localize, "SOLVE_CHUNK", 16)
+    sol = solve(P, lo, la, tt)
+    for i in range(0, 40, 3):
+        one = localize._solve(localize._take(P, np.array([i])), lo[i:i + 1], la[i:i + 1], tt[i:i + 1])
+        e, n, _ = geodesy.to_local(one.lon[0], one.lat[0], sol.lon[i], sol.lat[i])
+        # (a batch iterates until its slowest event's step is below 1 cm)
+        assert np.hypot(e, n) < 0.01 and abs(sol.t0[i] - one.t0[0]) < 1e-5
+        assert np.allclose(sol.cov[i], one.cov[0], rtol=1e-4, atol=1e-9)
+        assert (sol.m[i] == one.m[0]).all() and sol.chi2[i] == pytest.approx(one.chi2[0], rel=1e-4, abs=1e-6)
+    assert not sol.m[~P.m].any() and not sol.gg[~P.m].any()
+
+
+def test_slot_geodesics_equal_full_grid():
+    """The local plane on the measurement slots only equals the full-grid geodesics there."""
+    from truceline.analysis import localize
+
+    rng = np.random.default_rng(12)
+    P, slon, slat, _ = _mixed_width_problem(rng)
+    lon = slon + rng.normal(0, 0.01, 40)
+    lat = slat + rng.normal(0, 0.01, 40)
+    ax, ay, conv = localize._slots_local(lon, lat, P)
+    e, n, c = geodesy.to_local(lon[:, None], lat[:, None], P.a_lon, P.a_lat)
+    assert np.array_equal(ax[P.m], e[P.m]) and np.array_equal(ay[P.m], n[P.m])
+    assert np.array_equal(conv[P.m], np.radians(c)[P.m])
+    assert not ax[~P.m].any() and not ay[~P.m].any()

@@ -54,3 +54,39 @@ def test_salvo_rounds_become_one_launch_each(monkeypatch):
             got["off"].append(_pure_launch_recall(analyze_reports(sc.reports, registry, workers=1), sc))
     assert np.mean(got["on"]) >= 0.85, got
     assert all(a >= b + 0.3 for a, b in zip(got["on"], got["off"], strict=True)), got
+
+
+def _align_reference(a, r, expect, slack, gate):
+    """The alignment written out directly (the definition `salvo._align` must match)."""
+    cand = (a[:, None] - r[None, :]).ravel()
+    cand = cand[np.abs(cand - expect) <= slack]
+    if cand.size == 0:
+        return None
+    diff = np.abs(a[None, :, None] - r[None, None, :] - cand[:, None, None])
+    score = (diff.min(axis=2) <= gate).sum(axis=1)
+    best = int(score.max())
+    if best < sv.MIN_MATCHES:
+        return None
+    top = cand[score == best]
+    if np.ptp(top) > 2.0 * gate:
+        return None
+    d0 = 0.5 * float(top.min() + top.max())
+    matched = np.abs(a[:, None] - r[None, :] - d0) <= gate
+    return float((a[:, None] - r[None, :])[matched].mean()), best
+
+
+def test_align_equals_its_definition_on_random_trains():
+    """`_align` (shifts computed once) returns exactly what its direct definition returns."""
+    rng = np.random.default_rng(21)
+    n_found = 0
+    for _ in range(300):
+        r = np.sort(rng.uniform(0, rng.uniform(2, 20), rng.integers(1, 12)))
+        shift = rng.uniform(-10, 10)
+        heard = r[rng.random(r.size) < 0.8]  # some onsets missed, some strays added
+        strays = rng.uniform(-5, 25, rng.integers(0, 3))
+        a = np.sort(np.r_[heard + shift + rng.normal(0, 0.01, heard.size), strays])
+        args = (a, r, shift + rng.normal(0, 1), rng.uniform(0.5, 4), rng.uniform(0.02, 0.1))
+        got, ref = sv._align(*args), _align_reference(*args)
+        assert got == ref
+        n_found += got is not None
+    assert n_found > 50

@@ -175,8 +175,10 @@ def completeness(arrays: Arrays, det: np.ndarray, dets: Detections, lon, lat) ->
         return np.zeros(0)
     m = det >= 0
     a = dets.arr[np.maximum(det, 0)]
-    _, _, dist = geodesy.inverse(np.asarray(lon)[:, None], np.asarray(lat)[:, None], arrays.lon[a], arrays.lat[a])
-    dist = np.where(m, dist, np.nan)
+    dist = np.full(m.shape, np.nan)
+    rr, cc = np.nonzero(m)  # geodesics on the member slots only
+    dist[rr, cc] = geodesy.inverse(np.asarray(lon, float)[rr], np.asarray(lat, float)[rr], arrays.lon[a[rr, cc]],
+                                   arrays.lat[a[rr, cc]])[2]
     n = m.sum(1)
     srt = np.sort(np.where(m, dist, np.inf), axis=1)
     q = np.clip(np.ceil(0.75 * n).astype(int) - 1, 0, srt.shape[1] - 1)
@@ -221,7 +223,10 @@ def extend(arrays: Arrays, dets: Detections, det: np.ndarray, sol: Solution, ok:
         member |= (dets.arr[np.maximum(det[acc, j], 0)][:, None] == cand) & (det[acc, j] >= 0)[:, None]
     valid &= ~member
     ca = np.where(valid, cand, 0)
-    e, n, _ = geodesy.to_local(sol.lon[acc][:, None], sol.lat[acc][:, None], arrays.lon[ca], arrays.lat[ca])
+    e, n = np.zeros(ca.shape), np.zeros(ca.shape)
+    rr, cc = np.nonzero(valid)  # geodesics on the candidate slots only
+    e[rr, cc], n[rr, cc], _ = geodesy.to_local(sol.lon[acc][rr], sol.lat[acc][rr], arrays.lon[ca[rr, cc]],
+                                               arrays.lat[ca[rr, cc]])
     d = np.maximum(np.hypot(e, n), 1.0)
     ux, uy = e / d, n / d
     # per-array still-air speed and measured wind (mean of the array's reports)
@@ -447,7 +452,8 @@ def locate_sources(arrays: Arrays, dets: Detections, cfg: AssociationConfig | No
         if not ok.any():
             break
         keep = np.nonzero(ok)[0]
-        parts.append((det[keep], sol, keep, P))
+        # only the accepted rows live on (the round's fits of every hypothesis are large)
+        parts.append((det[keep], _rows(sol, keep), np.arange(keep.size), _rows(P, keep)))
         spreads.append(float(spread))
         used[det[keep][det[keep] >= 0]] = True
         # further rounds fired from the positions just found
@@ -471,7 +477,7 @@ def locate_sources(arrays: Arrays, dets: Detections, cfg: AssociationConfig | No
             if not k2:
                 break
             k2 = np.array(k2)
-            parts.append((det2[k2], sol2, k2, P2))
+            parts.append((det2[k2], _rows(sol2, k2), np.arange(k2.size), _rows(P2, k2)))
             base_det, base_sol = det2[k2], _cat_solutions([(sol2, k2)], det2.shape[1])
     if not parts:
         det, sol, ok, P, _ = _round(arrays, dets, cfg, p_accept, used, workers=workers)
@@ -485,6 +491,11 @@ def locate_sources(arrays: Arrays, dets: Detections, cfg: AssociationConfig | No
     votes = np.stack([(labels == k).sum(1) for k in range(3)], -1)
     return AcousticSources(det=det, sol=sol, n_arrays=n, label_votes=votes, accepted=np.ones(len(det), bool), problem=P,
                           t_ref=dets.t_ref, wind_spread=spreads)
+
+
+def _rows(obj, keep: np.ndarray):
+    """A `Problem` or `Solution` reduced to the given source rows (every field is per source)."""
+    return type(obj)(**{f: getattr(obj, f)[keep] for f in obj.__dataclass_fields__})
 
 
 def _cat_problems(parts, K) -> Problem:

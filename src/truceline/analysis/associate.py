@@ -126,34 +126,95 @@ def _cap(lo: np.ndarray, hi: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray
     return lo2, np.where(over, lo2 + k, hi)
 
 
+_FIT_GROUPS = 4  # row groups of similar width in `_fit` (at most) ...
+_FIT_GROUP_ROWS = 256  # ... of at least this many rows
+
+
+def _unique_inverse(code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(code, return_inverse=True)` for non-negative int64 codes. When code and row
+    number fit in one int64 together, one plain sort of (code, row) replaces the slower
+    argsort; the result is the same."""
+    n = code.size
+    bits = max(1, int(n - 1).bit_length())
+    if n == 0 or int(code.max()) >= 1 << (62 - bits):
+        ucode, inv = np.unique(code, return_inverse=True)
+        return ucode, inv.ravel()
+    packed = np.sort((code << bits) | np.arange(n, dtype=np.int64))
+    srt = packed >> bits
+    new = np.empty(n, bool)
+    new[0] = True
+    np.not_equal(srt[1:], srt[:-1], out=new[1:])
+    inv = np.empty(n, np.int64)
+    inv[packed & ((1 << bits) - 1)] = np.cumsum(new) - 1
+    return srt[new], inv
+
+
 def _fit(x, y, t0, sel, ax, ay, t, c, wx, wy, sig, iters=6, robust=True):
     """Coarse IRLS Gauss-Newton of (x, y, t0) for many hypotheses at once.
-    sel: (H,K) valid slots; ax, ay, t, c, wx, wy, sig: (H,K)."""
+    sel: (H,K) valid slots; ax, ay, t, c, wx, wy, sig: (H,K). Returns the estimates, the
+    residuals `r` (0 off the selected slots) and the distances `d` (1 off them).
+
+    Only the selected slots take part: the rows of a large batch are fitted in up to
+    `_FIT_GROUPS` groups (of >= `_FIT_GROUP_ROWS` rows) of similar slot counts, each with
+    its selected slots moved to the front (in their order) and cut after its widest row,
+    so that a few hypotheses with many arrays do not make all the others pay for as many
+    columns. Each row's fit depends on its own slots only (up to rounding)."""
+    H, K = sel.shape
+    groups = min(_FIT_GROUPS, H // _FIT_GROUP_ROWS)
+    if groups <= 1 or K <= 8:  # small batches: the gathers would cost more than they save
+        return _fit_rows(x, y, t0, sel, ax, ay, t, c, wx, wy, sig, iters, robust)
+    n = sel.sum(1)
+    rr, kk = np.nonzero(sel)  # row-major: each row's slots in order
+    rank = np.arange(rr.size) - np.repeat(np.cumsum(n) - n, n)
+    cols = np.zeros((H, K), np.int64)
+    cols[rr, rank] = kk
+    xo, yo, to = np.array(x, float), np.array(y, float), np.array(t0, float)
+    r_out, d_out = np.zeros((H, K)), np.ones((H, K))
+    for part in np.array_split(np.argsort(n, kind="stable"), groups):
+        if part.size == 0:
+            continue
+        w = max(1, int(n[part].max()))
+        pr, pc = part[:, None], cols[part, :w]
+        gsel = np.arange(w)[None, :] < n[part][:, None]
+        xs, ys, ts, r, d = _fit_rows(xo[part], yo[part], to[part], gsel, ax[pr, pc], ay[pr, pc], t[pr, pc],
+                                     c[pr, pc], wx[pr, pc], wy[pr, pc], sig[pr, pc], iters, robust)
+        xo[part], yo[part], to[part] = xs, ys, ts
+        gr, gk = np.nonzero(gsel)
+        r_out[part[gr], pc[gr, gk]] = r[gr, gk]
+        d_out[part[gr], pc[gr, gk]] = d[gr, gk]
+    return xo, yo, to, r_out, d_out
+
+
+def _fit_rows(x, y, t0, sel, ax, ay, t, c, wx, wy, sig, iters=6, robust=True):
+    """`_fit` on all slots as given."""
+    w0 = np.where(sel, 1.0 / sig**2, 0.0)  # the same every iteration
+    H = x.shape[0]
+    A = np.empty((H, 3, 3))
+    b = np.empty((H, 3))
     for it in range(iters):
         rx, ry = ax - x[:, None], ay - y[:, None]
         d = np.maximum(np.hypot(rx, ry), 1.0)
         ux, uy = rx / d, ry / d
         v = c + wx * ux + wy * uy
         r = np.where(sel, t - (t0[:, None] + d / v), 0.0)
-        w = np.where(sel, 1.0 / sig**2, 0.0)
+        w = w0
         if robust and it < iters - 1:
             z = np.abs(r) / sig
             w = w / np.maximum(1.0, z / 3.0) ** 2  # downweight gross outliers (Cauchy-like)
         h0, h1 = -ux / v, -uy / v
-        a00 = (w * h0 * h0).sum(1)
-        a01 = (w * h0 * h1).sum(1)
-        a02 = (w * h0).sum(1)
-        a11 = (w * h1 * h1).sum(1)
-        a12 = (w * h1).sum(1)
-        a22 = w.sum(1)
-        b0, b1, b2 = (w * h0 * r).sum(1), (w * h1 * r).sum(1), (w * r).sum(1)
-        A = np.stack([np.stack([a00, a01, a02], -1), np.stack([a01, a11, a12], -1), np.stack([a02, a12, a22], -1)], -2)
+        wh0, wh1 = w * h0, w * h1
+        A[:, 0, 0] = (wh0 * h0).sum(1)
+        A[:, 0, 1] = A[:, 1, 0] = (wh0 * h1).sum(1)
+        A[:, 0, 2] = A[:, 2, 0] = wh0.sum(1)
+        A[:, 1, 1] = (wh1 * h1).sum(1)
+        A[:, 1, 2] = A[:, 2, 1] = wh1.sum(1)
+        A[:, 2, 2] = a22 = w.sum(1)
+        b[:, 0], b[:, 1], b[:, 2] = (wh0 * r).sum(1), (wh1 * r).sum(1), (w * r).sum(1)
         A += np.eye(3) * 1e-9 * (a22[:, None, None] + 1.0)
-        b = np.stack([b0, b1, b2], -1)
         try:
             step = np.linalg.solve(A, b[..., None])[..., 0]
         except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(A.reshape(-1, 3), b.reshape(-1), rcond=None)[0].reshape(-1, 3) * 0
+            step = np.zeros((H, 3))
         sn = np.hypot(step[:, 0], step[:, 1])
         f = np.minimum(1.0, 5000.0 / np.maximum(sn, 1e-9))
         x, y, t0 = x + step[:, 0] * f, y + step[:, 1] * f, t0 + step[:, 2] * f
@@ -239,22 +300,32 @@ class Associator:
         return np.concatenate(xyz_parts), np.concatenate(trip_parts)
 
     def _triangle_chunk(self, tris, c_lo):
+        """Closed-form solutions of one chunk of triangles. The triangle geometry (sides,
+        the 2x2 inverse, the mean sound speed) is computed once per triangle and gathered
+        per triple; triples on degenerate triangles or without a real root are dropped
+        before the roots are evaluated."""
         cfg = self.cfg
-        dets = self.dets
         idx = self.index
         A, B, C = tris[:, 0], tris[:, 1], tris[:, 2]
         span = idx.span
-        dab = np.hypot(self.X[A] - self.X[B], self.Y[A] - self.Y[B]) / c_lo + 0.5
-        dac = np.hypot(self.X[A] - self.X[C], self.Y[A] - self.Y[C]) / c_lo + 0.5
+        XA, YA = self.X[A], self.Y[A]
+        dab = np.hypot(XA - self.X[B], YA - self.Y[B]) / c_lo + 0.5
+        dac = np.hypot(XA - self.X[C], YA - self.Y[C]) / c_lo + 0.5
         dbc = np.hypot(self.X[B] - self.X[C], self.Y[B] - self.Y[C]) / c_lo + 0.5
+        # per-triangle geometry relative to the first array (numerically safe)
+        x2t, y2t = self.X[B] - XA, self.Y[B] - YA
+        x3t, y3t = self.X[C] - XA, self.Y[C] - YA
+        dett = 4.0 * (x2t * y3t - x3t * y2t)
+        cct = self.c_arr[tris].mean(1)
+        okt = np.abs(dett) > 1e3
 
         def expand(counts):
             rep = np.repeat(np.arange(counts.size), counts)
             within = np.arange(rep.size) - np.repeat(np.cumsum(counts) - counts, counts)
             return rep, within
 
-        # every detection at each triangle's first array
-        na = idx.end[A] - idx.start[A]
+        # every detection at each (non-degenerate) triangle's first array
+        na = np.where(okt, idx.end[A] - idx.start[A], 0)
         tri, w = expand(na)
         pa = idx.start[A][tri] + w
         ta = idx.t[pa]
@@ -271,23 +342,15 @@ class Associator:
         hi = np.searchsorted(idx.key, C[tri] * span + np.minimum(ta + dac[tri], tb + dbc[tri]))
         lo, hi = _cap(lo, np.maximum(hi, lo), cfg.max_partners)
         j, w = expand(np.maximum(hi - lo, 0))
-        pa, pb = pa[j], pb[j]
+        tri, pa, pb = tri[j], pa[j], pb[j]
         pc = lo[j] + w
+        empty = (np.zeros((0, 3)), np.zeros((0, 3), np.int64))
         if pa.size == 0:
-            return np.zeros((0, 3)), np.zeros((0, 3), np.int64)
-        out = [np.stack([idx.order[pa], idx.order[pb], idx.order[pc]], 1)]
-        trip = np.concatenate(out)
-        arr = dets.arr[trip]
-        ax, ay = self.X[arr], self.Y[arr]
-        cc = self.c_arr[arr].mean(1)
-        t = dets.t[trip]
-        # coordinates relative to the first array and first arrival (numerically safe)
-        x2, y2 = ax[:, 1] - ax[:, 0], ay[:, 1] - ay[:, 0]
-        x3, y3 = ax[:, 2] - ax[:, 0], ay[:, 2] - ay[:, 0]
-        r2, r3 = cc * (t[:, 1] - t[:, 0]), cc * (t[:, 2] - t[:, 0])
-        det = 4.0 * (x2 * y3 - x3 * y2)
-        ok = np.abs(det) > 1e3
-        det = np.where(ok, det, 1.0)
+            return empty
+        ta, tb, tc = idx.t[pa], idx.t[pb], idx.t[pc]
+        cc = cct[tri]
+        x2, y2, x3, y3, det = x2t[tri], y2t[tri], x3t[tri], y3t[tri], dett[tri]
+        r2, r3 = cc * (tb - ta), cc * (tc - ta)
         b2, b3 = r2**2 - x2**2 - y2**2, r3**2 - x3**2 - y3**2
         d2, d3 = -2.0 * r2, -2.0 * r3
         # A = -2 [[x2, y2], [x3, y3]]; inverse = 1/det_A [[-2y3, 2y2], [2x3, -2x2]], det_A = 4(x2y3 - x3y2)
@@ -300,27 +363,40 @@ class Associator:
         qb = 2.0 * (px * qx + py * qy)
         qc = px**2 + py**2
         disc = qb * qb - 4.0 * qa * qc
-        ok &= disc >= 0
-        sq = np.sqrt(np.maximum(disc, 0.0))
+        real = np.nonzero(disc >= 0)[0]
+        if real.size == 0:
+            return empty
+        tri, pa, pb, pc, ta, cc = tri[real], pa[real], pb[real], pc[real], ta[real], cc[real]
+        r2, r3, px, py, qx, qy, qa, qb = r2[real], r3[real], px[real], py[real], qx[real], qy[real], qa[real], qb[real]
+        sq = np.sqrt(disc[real])
         qa_s = np.where(np.abs(qa) < 1e-12, 1e-12, qa)
-        sols = []
+        ox, oy = XA[tri], YA[tri]
+        side_t = self._longest_side(tris) if cfg.az_gate_sigma > 0 else None
+        keep_x, keep_y, keep_t, keep_i = [], [], [], []
         for sign in (-1.0, 1.0):
             tau = (-qb + sign * sq) / (2.0 * qa_s)
-            sx, sy = px + qx * tau, py + qy * tau
-            good = ok & (tau <= 0.0) & (r2 - tau >= 0.0) & (r3 - tau >= 0.0) & (-tau <= cfg.r_max_m)
-            g = np.nonzero(good)[0]
-            good[g] = self._azimuth_ok(trip[g], arr[g], sx[g] + ax[g, 0], sy[g] + ay[g, 0])
-            sols.append((good, sx + ax[:, 0], sy + ay[:, 0], t[:, 0] + tau / cc))
-        keep_x, keep_y, keep_t, keep_i = [], [], [], []
-        for good, sx, sy, st in sols:
-            keep_x.append(sx[good])
-            keep_y.append(sy[good])
-            keep_t.append(st[good])
-            keep_i.append(trip[good])
+            g = np.nonzero((tau <= 0.0) & (r2 - tau >= 0.0) & (r3 - tau >= 0.0) & (-tau <= cfg.r_max_m))[0]
+            tg = tau[g]
+            sx, sy = px[g] + qx[g] * tg + ox[g], py[g] + qy[g] * tg + oy[g]
+            trip = np.stack([idx.order[pa[g]], idx.order[pb[g]], idx.order[pc[g]]], 1)
+            side = side_t[tri[g]] if side_t is not None else None
+            az_ok = self._azimuth_ok(trip, tris[tri[g]], sx, sy, side)
+            keep_x.append(sx[az_ok])
+            keep_y.append(sy[az_ok])
+            keep_t.append((ta[g] + tg / cc[g])[az_ok])
+            keep_i.append(trip[az_ok])
         xyz = np.stack([np.concatenate(keep_x), np.concatenate(keep_y), np.concatenate(keep_t)], 1)
         return xyz, np.concatenate(keep_i)
 
-    def _azimuth_ok(self, trip: np.ndarray, arr: np.ndarray, sx: np.ndarray, sy: np.ndarray) -> np.ndarray:
+    def _longest_side(self, arr: np.ndarray) -> np.ndarray:
+        """Longest side (m) of each array triangle (rows of `arr`)."""
+        X, Y = self.X[arr], self.Y[arr]
+        return np.maximum.reduce([np.hypot(X[:, 0] - X[:, 1], Y[:, 0] - Y[:, 1]),
+                                  np.hypot(X[:, 0] - X[:, 2], Y[:, 0] - Y[:, 2]),
+                                  np.hypot(X[:, 1] - X[:, 2], Y[:, 1] - Y[:, 2])])
+
+    def _azimuth_ok(self, trip: np.ndarray, arr: np.ndarray, sx: np.ndarray, sy: np.ndarray,
+                    side: np.ndarray | None = None) -> np.ndarray:
         """Triangle solutions consistent with the azimuths their detections report (where
         they report one; the field is optional): the bearing from each such array to the
         solution within `az_gate_sigma` registry sigmas, plus the angle a position error of
@@ -336,13 +412,11 @@ class Associator:
         has = np.isfinite(az)
         if not has.any():
             return ok
-        X, Y = self.X[arr], self.Y[arr]
-        side = np.maximum.reduce([np.hypot(X[:, 0] - X[:, 1], Y[:, 0] - Y[:, 1]),
-                                  np.hypot(X[:, 0] - X[:, 2], Y[:, 0] - Y[:, 2]),
-                                  np.hypot(X[:, 1] - X[:, 2], Y[:, 1] - Y[:, 2])])
+        if side is None:
+            side = self._longest_side(arr)
         rel = cfg.wind_max_mps / max(float(self.c_arr.min()), 300.0)
         for k in range(3):
-            h = np.nonzero(has[:, k])[0]
+            h = np.nonzero(has[:, k] & ok)[0]  # rows already rejected need no more tests
             if h.size == 0:
                 continue
             a = arr[h, k]
@@ -369,8 +443,7 @@ class Associator:
             span = k.max(0) + 1
             code = (k[:, 0] * span[1] + k[:, 1]) * span[2] + k[:, 2]
             code = code * 2 + int(off > 0)
-            ucode, inv = np.unique(code, return_inverse=True)
-            out.append((ucode, inv.ravel()))
+            out.append(_unique_inverse(code))
         return out
 
     def triangle_hypotheses(self, used: np.ndarray | None = None):
@@ -388,22 +461,22 @@ class Associator:
         if xyz.shape[0] == 0:
             return empty
         codes = self._bucket_cache
-        if used is not None:
-            free = ~used[trip].any(1)
-            xyz, trip = xyz[free], trip[free]
-            codes = [(ucode, inv[free]) for ucode, inv in codes]
-        if xyz.shape[0] == 0:
-            return empty
-        pts = np.c_[xyz[:, 0], xyz[:, 1], xyz[:, 2] * 330.0]
+        sel = None  # rows of the solutions taking part (None: all)
+        if used is not None and used.any():
+            busy = used[trip].any(1)
+            if busy.any():
+                sel = np.nonzero(~busy)[0]
+                if sel.size == 0:
+                    return empty
+                codes = [(ucode, inv[sel]) for ucode, inv in codes]
         best_key = None
         best_cnt = None
         # bucket codes are computed once per window (sort); each pass only recounts (bincount).
         # A bucket is named by its rank among both grids' distinct codes (code order).
         if getattr(self, "_bucket_rank", None) is None:
             # rank of every bucket among both grids' codes: hypotheses in code order
-            allc = np.concatenate([u for u, _ in self._bucket_cache])
-            self._bucket_rank = np.empty(allc.size, np.int64)
-            self._bucket_rank[np.argsort(allc, kind="stable")] = np.arange(allc.size)
+            allc = np.concatenate([u for u, _ in self._bucket_cache])  # all distinct
+            self._bucket_rank = _unique_inverse(allc)[1]
         rank_of = self._bucket_rank
         base = 0
         for ucode, inv in codes:
@@ -416,41 +489,56 @@ class Associator:
                 better = c > best_cnt
                 best_key = np.where(better, k, best_key)
                 best_cnt = np.where(better, c, best_cnt)
-        keep = best_cnt >= cfg.min_support
-        if not keep.any():
+        keep = np.nonzero(best_cnt >= cfg.min_support)[0]
+        if keep.size == 0:
             return empty
-        pts, trip, key = pts[keep], trip[keep], best_key[keep]
+        rows = keep if sel is None else sel[keep]
+        trip, key = trip[rows], best_key[keep]
         # distinct buckets in code order without a sort (bincount over the bucket index)
         present = np.bincount(key, minlength=base) > 0
         remap = np.cumsum(present) - 1
         inv = remap[key]
         H = int(present.sum())
         n = np.bincount(inv, minlength=H)
-        start = np.stack([np.bincount(inv, pts[:, j], H) / n for j in range(3)], 1)
-        # seeds: per hypothesis and array, the detection most often in its solutions
-        K = min(cfg.refine_near, self.nA)
+        start = np.stack([np.bincount(inv, xyz[rows, 0], H) / n, np.bincount(inv, xyz[rows, 1], H) / n,
+                          np.bincount(inv, xyz[rows, 2] * 330.0, H) / n], 1)
+        order = np.argsort(-n, kind="stable")  # fullest first (ties in code order)
+        pos = np.empty(H, np.int64)
+        pos[order] = np.arange(H)
+        return start[order], n[order], self._seeds(pos[inv], trip, H)
+
+    def _seeds(self, inv: np.ndarray, trip: np.ndarray, H: int) -> np.ndarray:
+        """Seeds (H, K) of the hypotheses: per hypothesis and array the detection most often
+        in its solutions (ties: the lowest index), arrays in index order. `inv`: hypothesis of
+        each solution, `trip` its detections."""
+        K = min(self.cfg.refine_near, self.nA)
         nD1 = len(self.dets) + 1
-        hd = np.repeat(inv.astype(np.int64) * nD1, 3) + trip.ravel()
-        uhd, c_hd = np.unique(hd, return_counts=True)
-        hh, dd = uhd // nD1, uhd % nD1
+        nA = self.nA
+        dd = trip.ravel().astype(np.int64)
+        hh = np.repeat(inv.astype(np.int64), 3)
         aa = self.dets.arr[dd].astype(np.int64)
-        # order by (hypothesis, array, most frequent first, detection): one sort of a composite
-        # int64 key when it fits, else the equivalent stable lexsort
-        cmax = int(c_hd.max()) + 1
-        if float(H) * self.nA * cmax * nD1 < _COMPOSITE_MAX:
-            o = np.argsort(((hh * self.nA + aa) * cmax + (cmax - 1 - c_hd)) * nD1 + dd)
+        if float(H) * nA * nD1 < _COMPOSITE_MAX and (3.0 * trip.shape[0] + 1) * nD1 < _COMPOSITE_MAX:
+            # one sort of the (hypothesis, array, detection) key; per (hypothesis, array) the
+            # largest count, then the smallest detection, as one int64 maximum per group
+            u, cnt = np.unique((hh * nA + aa) * nD1 + dd, return_counts=True)
+            ha, d_u = u // nD1, u % nD1
+            grp = np.flatnonzero(np.r_[True, ha[1:] != ha[:-1]])
+            score = np.maximum.reduceat(cnt.astype(np.int64) * nD1 + (nD1 - 1 - d_u), grp)
+            hh, dd = ha[grp] // nA, nD1 - 1 - score % nD1
         else:
+            uhd, c_hd = np.unique(hh * nD1 + dd, return_counts=True)
+            hh, dd = uhd // nD1, uhd % nD1
+            aa = self.dets.arr[dd].astype(np.int64)
             o = np.lexsort((-c_hd, aa, hh))
-        hh, dd, aa = hh[o], dd[o], aa[o]
-        first = np.ones(hh.size, bool)
-        first[1:] = (hh[1:] != hh[:-1]) | (aa[1:] != aa[:-1])
-        hh, dd = hh[first], dd[first]
+            hh, dd, aa = hh[o], dd[o], aa[o]
+            first = np.ones(hh.size, bool)
+            first[1:] = (hh[1:] != hh[:-1]) | (aa[1:] != aa[:-1])
+            hh, dd = hh[first], dd[first]
         rank = np.arange(hh.size) - np.searchsorted(hh, hh)
         ok = rank < K
         seed = np.full((H, K), -1, dtype=np.int64)
         seed[hh[ok], rank[ok]] = dd[ok]
-        order = np.argsort(-n, kind="stable")
-        return start[order], n[order], seed[order]
+        return seed
 
     def run(self, used: np.ndarray | None = None) -> Clusters:
         cfg = self.cfg
@@ -574,8 +662,16 @@ class Associator:
         kc = min(n_cand_slots, K)
         cands = tau[:, :kc, :].reshape(H, kc * n_off)
         g = cfg.tau_gate_s
-        close = np.abs(tau[:, None, :, :] - cands[:, :, None, None]) <= g  # (H, C, K, O)
-        count = close.any(-1).sum(-1).astype(float)  # arrays agreeing with each candidate
+        # arrays agreeing with each candidate: any of an array's offsets within the gate
+        # (one offset at a time: (H, C, K) temporaries instead of one (H, C, K, O))
+        close = np.zeros((H, cands.shape[1], K), bool)
+        diff = np.empty((H, cands.shape[1], K))
+        hit = np.empty((H, cands.shape[1], K), bool)
+        for j in range(n_off):
+            np.subtract(tau[:, None, :, j], cands[:, :, None], out=diff)
+            np.less_equal(np.abs(diff, out=diff), g, out=hit)
+            close |= hit
+        count = np.count_nonzero(close, axis=-1).astype(float)
         count[np.isnan(cands)] = -1.0
         best = np.argmax(count, axis=1)
         tau_star = cands[np.arange(H), best]
@@ -655,9 +751,9 @@ class Associator:
         # slots are the K arrays nearest the fitted source, nearest first); a chance
         # coincidence of detections from different sources is not
         ranks = np.where(sel, np.arange(K)[None, :], K)
-        srt = np.sort(ranks, axis=1)
         q = np.clip(np.ceil(0.75 * n).astype(int) - 1, 0, K - 1)
-        r75 = srt[np.arange(H), q]
+        # the (q+1)-th member's slot (K when there is none): no sort, the slots are in order
+        r75 = np.where(n > q, np.argmax(np.cumsum(sel, axis=1) > q[:, None], axis=1), K)
         within = (ranks <= r75[:, None]).sum(1)
         ok &= within >= cfg.min_completeness * (r75 + 1)
         return det, x, y, t0, chi, n, ok

@@ -161,17 +161,34 @@ def _gn(x, y, t0, W, ax, ay, conv, P, m, maz, iters=8):
     return x, y, t0, W, sn < 1.0
 
 
-def _take(P: Problem, idx: np.ndarray) -> Problem:
-    """The sub-problem of events `idx`."""
-    return Problem(**{f: getattr(P, f)[idx] for f in P.__dataclass_fields__})
+def _take(P: Problem, idx: np.ndarray, k: int | None = None) -> Problem:
+    """The sub-problem of events `idx` (with their first `k` slots only, when given)."""
+    if k is None:
+        return Problem(**{f: getattr(P, f)[idx] for f in P.__dataclass_fields__})
+    return Problem(**{f: getattr(P, f)[idx, :k] if f in _SLOT_FIELDS else getattr(P, f)[idx]
+                      for f in P.__dataclass_fields__})
+
+
+def _slots_local(lon, lat, P: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Azimuthal-equidistant east/north (m) of each event's arrays about (lon, lat) and the
+    meridian convergence (rad), computed on the measurement slots only (the geodesics are
+    the costly part); padding slots sit at the centre (finite, and masked out everywhere)."""
+    E, K = P.m.shape
+    ax, ay, conv = np.zeros((E, K)), np.zeros((E, K)), np.zeros((E, K))
+    rr, cc = np.nonzero(P.m)
+    if rr.size:
+        e, n, c = geodesy.to_local(np.asarray(lon, float)[rr], np.asarray(lat, float)[rr], P.a_lon[rr, cc],
+                                   P.a_lat[rr, cc])
+        ax[rr, cc], ay[rr, cc], conv[rr, cc] = e, n, np.radians(c)
+    return ax, ay, conv
 
 
 def _final(P: Problem, lon, lat, t0, W, m, maz):
     """Linearize at the (re-centred) estimate: chi-square, dof, covariance, residuals."""
     E = len(lon)
-    ax, ay, conv = geodesy.to_local(lon[:, None], lat[:, None], P.a_lon, P.a_lat)
+    ax, ay, conv = _slots_local(lon, lat, P)
     z = np.zeros(E)
-    res, H, var, ares, Ha, gg = _linearize(z, z, t0, W, ax, ay, np.radians(conv), P, m, maz)
+    res, H, var, ares, Ha, gg = _linearize(z, z, t0, W, ax, ay, conv, P, m, maz)
     J, g, chi = _normal(res, H, var, ares, Ha, m, maz, W, P)
     cov = _safe_inv(J)
     # effective number of fitted parameters: 3 + what the data (not the prior) fix of W
@@ -180,27 +197,53 @@ def _final(P: Problem, lon, lat, t0, W, m, maz):
     return res, var, ares, gg, chi, dof, cov
 
 
-SOLVE_CHUNK = 4096  # events fitted together: bounds the memory of the batched fit
+SOLVE_CHUNK = 2048  # events fitted together: bounds the memory of the batched fit
+_SLOT_FIELDS = ("m", "a_lon", "a_lat", "t", "sig_t", "c", "has_w", "wx", "wy", "wsig_s", "wsig_d", "az",
+                "sig_az", "has_T")  # the (E, K) fields of a Problem
+_SOL_SLOT_FIELDS = ("m", "maz", "res", "base_var", "gg")  # ... and of a Solution
 
 
 def solve(P: Problem, lon0, lat0, t00, outlier_rounds: int = 6, p_outlier: float = 1e-2,
           workers: int | None = 1) -> Solution:
-    """`_solve` in chunks of `SOLVE_CHUNK` events (each event's fit is independent, so the
-    result is the same; the working memory stays bounded whatever the number of events).
-    With `workers` > 1 the chunks are fitted in a process pool (`parallel.pmap`: results in
-    chunk order, identical to the serial path)."""
-    E = P.m.shape[0]
-    if E <= SOLVE_CHUNK:
-        return _solve(P, lon0, lat0, t00, outlier_rounds, p_outlier)
-    from .parallel import pmap
-
+    """`_solve` in chunks of `SOLVE_CHUNK` events of similar width (events ordered by their
+    last measurement slot, each chunk's slots cut after its widest event): each event's fit
+    is independent, the working memory stays bounded whatever the number of events, and
+    the many small events no longer pay for the padding of the few heard by dozens of
+    arrays. The chunks depend on `P` only; with `workers` > 1 they are fitted in a process
+    pool (`parallel.pmap`: results identical to the serial path). Slots past a chunk's
+    width come back empty (mask False, zeros)."""
+    E, K = P.m.shape
     lon0, lat0, t00 = (np.broadcast_to(np.asarray(v, float), (E,)) for v in (lon0, lat0, t00))
-    jobs = []
+    if E == 0:
+        return _solve(P, lon0, lat0, t00, outlier_rounds, p_outlier)
+    width = np.where(P.m.any(1), K - np.argmax(P.m[:, ::-1], axis=1), 0)
+    order = np.argsort(width, kind="stable")
+    jobs, chunks = [], []
     for a in range(0, E, SOLVE_CHUNK):
-        idx = np.arange(a, min(a + SOLVE_CHUNK, E))
-        jobs.append((_take(P, idx), lon0[idx].copy(), lat0[idx].copy(), t00[idx].copy(), outlier_rounds, p_outlier))
-    parts = pmap(_solve, jobs, workers)
-    return Solution(**{f: np.concatenate([getattr(x, f) for x in parts]) for f in Solution.__dataclass_fields__})
+        idx = order[a:a + SOLVE_CHUNK]
+        k = max(1, int(width[idx].max()))
+        chunks.append((idx, k))
+        jobs.append((_take(P, idx, k), lon0[idx].copy(), lat0[idx].copy(), t00[idx].copy(), outlier_rounds,
+                     p_outlier))
+    if len(jobs) == 1:
+        parts = [_solve(*jobs[0])]
+    else:
+        from .parallel import pmap
+
+        parts = pmap(_solve, jobs, workers)
+    out = {}
+    for f in Solution.__dataclass_fields__:
+        v0 = getattr(parts[0], f)
+        if f in _SOL_SLOT_FIELDS:
+            full = np.full((E, K), 1.0 if f == "base_var" else 0, v0.dtype)
+            for (idx, k), x in zip(chunks, parts, strict=True):
+                full[idx, :k] = getattr(x, f)
+        else:
+            full = np.empty((E,) + v0.shape[1:], v0.dtype)
+            for (idx, _k), x in zip(chunks, parts, strict=True):
+                full[idx] = getattr(x, f)
+        out[f] = full
+    return Solution(**out)
 
 
 def _solve(P: Problem, lon0, lat0, t00, outlier_rounds: int = 6, p_outlier: float = 1e-2) -> Solution:
@@ -217,8 +260,7 @@ def _solve(P: Problem, lon0, lat0, t00, outlier_rounds: int = 6, p_outlier: floa
     t0 = np.asarray(t00, float).copy()
     W = P.prior_w.copy()
     conv_ok = np.ones(E, bool)
-    ax, ay, conv = geodesy.to_local(lon[:, None], lat[:, None], P.a_lon, P.a_lat)
-    conv = np.radians(conv)
+    ax, ay, conv = _slots_local(lon, lat, P)
     x = np.zeros(E)
     y = np.zeros(E)
     idx = np.arange(E)
@@ -261,7 +303,8 @@ def _solve(P: Problem, lon0, lat0, t00, outlier_rounds: int = 6, p_outlier: floa
         idx = idx[bad]
     lon, lat = geodesy.from_local(lon, lat, x, y)
     res, var, ares, gg, chi, dof, cov = _final(P, lon, lat, t0, W, m, maz)
-    base_var = var - gg * P.sig_sp[:, None] ** 2
+    gg = np.where(P.m, gg, 0.0)  # padding slots: no wind term (and unit variance, never used)
+    base_var = np.where(P.m, var - gg * P.sig_sp[:, None] ** 2, 1.0)
     chi_az = np.where(maz, (ares / P.sig_az) ** 2, 0.0).sum(1) + ((P.prior_w - W) ** 2 / P.prior_var).sum(1)
     return Solution(lon=lon, lat=lat, t0=t0, wind=W, cov=cov, chi2=chi, dof=dof, m=m, maz=maz, converged=conv_ok,
                     res=np.where(m, res, 0.0), base_var=base_var, gg=gg, chi_az=chi_az)
@@ -269,10 +312,12 @@ def _solve(P: Problem, lon0, lat0, t00, outlier_rounds: int = 6, p_outlier: floa
 
 def calibrate_wind_spread(sol: Solution, use: np.ndarray, lo: float = 0.0, hi: float = 12.0) -> float:
     """Spread (m/s) of the wind at non-reporting arrays about the event's common wind that
-    makes the fits' chi-square match their degrees of freedom (method of moments over all
-    events in `use` that have such arrays; gross misfits are trimmed). The model widens the
-    uncertainty honestly by what the data say the unmodelled wind costs."""
-    sel = use & (sol.gg.sum(1) > 0) & (sol.dof > 0.5)
+    makes the fits' chi-square match their degrees of freedom (method of moments over the
+    events in `use`; gross misfits are trimmed). Events whose arrays all report wind do not
+    depend on the spread but stay in the sums: their chi-square matches their degrees of
+    freedom when the rest of the noise model holds, so they add no bias. The model widens
+    the uncertainty honestly by what the data say the unmodelled wind costs."""
+    sel = use & (sol.dof > 0.5)
     if sel.sum() < 5:
         return float("nan")
     r2 = sol.res[sel] ** 2
@@ -311,11 +356,11 @@ def fisher_position_cov(P: Problem, lon, lat, t0=None, wind=None) -> np.ndarray:
     at the given positions (e.g. the truth) with the slots in `P.m` and the registry sigmas,
     the nuisance wind with its prior included."""
     E = P.m.shape[0]
-    ax, ay, conv = geodesy.to_local(np.asarray(lon, float)[:, None], np.asarray(lat, float)[:, None], P.a_lon, P.a_lat)
+    ax, ay, conv = _slots_local(lon, lat, P)
     W = P.prior_w if wind is None else np.asarray(wind, float)
     z = np.zeros(E)
     t0 = z if t0 is None else np.asarray(t0, float)
     maz = P.m & np.isfinite(P.az)
-    res, H, var, ares, Ha, _ = _linearize(z, z, t0, W, ax, ay, np.radians(conv), P, P.m, maz)
+    res, H, var, ares, Ha, _ = _linearize(z, z, t0, W, ax, ay, conv, P, P.m, maz)
     J, _, _ = _normal(res, H, var, ares, Ha, P.m, maz, W, P)
     return _safe_inv(J)[:, :2, :2]

@@ -92,22 +92,23 @@ def _groups(sol, det) -> list[np.ndarray]:
 def _align(a: np.ndarray, r: np.ndarray, expect: float, slack: float, gate: float) -> tuple[float, int] | None:
     """Shift d with a_i ~ r_j + d for the most pairs, within `expect +- slack`; None when the
     best is ambiguous (another shift, more than 2 gates away, matches as many) or weak."""
-    cand = (a[:, None] - r[None, :]).ravel()
+    diffs = a[:, None] - r[None, :]  # every pairing's shift, computed once
+    cand = diffs.ravel()
     cand = cand[np.abs(cand - expect) <= slack]
     if cand.size == 0:
         return None
     # score every candidate shift: onsets of `a` matched by some onset of `r` shifted by it
-    diff = np.abs(a[None, :, None] - r[None, None, :] - cand[:, None, None])
-    score = (diff.min(axis=2) <= gate).sum(axis=1)
+    score = (np.abs(diffs[None, :, :] - cand[:, None, None]).min(axis=2) <= gate).sum(axis=1)
     best = int(score.max())
     if best < MIN_MATCHES:
         return None
     top = cand[score == best]
-    if np.ptp(top) > 2.0 * gate:
+    lo, hi = float(top.min()), float(top.max())
+    if hi - lo > 2.0 * gate:
         return None
-    d0 = 0.5 * float(top.min() + top.max())  # all within two gates of each other
-    matched = np.abs(a[:, None] - r[None, :] - d0) <= gate
-    return float((a[:, None] - r[None, :])[matched].mean()), best
+    d0 = 0.5 * (lo + hi)  # all within two gates of each other
+    matched = np.abs(diffs - d0) <= gate
+    return float(diffs[matched].mean()), best
 
 
 def _trains(arrays: Arrays, dets: Detections, rows: np.ndarray, sol, members: np.ndarray, index: _TimeIndex,
@@ -167,17 +168,19 @@ def _rounds_of_group(arrays: Arrays, dets: Detections, got) -> tuple[np.ndarray,
     o = np.argsort(u, kind="stable")
     u, ak, di = u[o], ak[o], di[o]
     gate = float(np.max(gates))
-    brk = np.r_[True, np.diff(u) > gate]
-    cl = np.cumsum(brk) - 1
+    # rounds: runs of aligned onsets within a gate of each other (u is sorted)
+    bounds = np.concatenate(([0], np.flatnonzero(np.diff(u) > gate) + 1, [u.size])).tolist()
     out_rows, out_t0 = [], []
-    for g in range(int(cl[-1]) + 1):
-        sel = np.flatnonzero(cl == g)
-        med = float(u[sel].mean())  # one round's aligned onsets, within a gate of each other
+    for b0, b1 in zip(bounds[:-1], bounds[1:], strict=True):
+        if b1 - b0 < MIN_ARRAYS:
+            continue  # fewer onsets than arrays needed
+        u_g, ak_g = u[b0:b1], ak[b0:b1]
+        med = float(u_g.mean())  # one round's aligned onsets, within a gate of each other
         # one onset per array: the nearest to the round's time
-        o2 = np.lexsort((np.abs(u[sel] - med), ak[sel]))
-        s2 = sel[o2]
-        first = np.r_[True, ak[s2][1:] != ak[s2][:-1]]
-        pick = di[s2[first]]
+        o2 = np.lexsort((np.abs(u_g - med), ak_g))
+        ak2 = ak_g[o2]
+        first = np.concatenate(([True], ak2[1:] != ak2[:-1]))
+        pick = di[b0:b1][o2[first]]
         if len(pick) >= MIN_ARRAYS:
             out_rows.append(pick)
             out_t0.append(med - travel[ref])
