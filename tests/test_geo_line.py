@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import shapely
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from truceline.geo import GEOD, default_territory_path, geodesic_forward, load_territory
@@ -160,6 +160,7 @@ coords = st.tuples(st.floats(33.0, 39.5), st.floats(46.0, 51.0))
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(coords, min_size=1, max_size=30))
+@example(pts=[(34.3515625, 47.484375)])  # 1.5 mm between the two distances, 120 m from the line
 def test_properties(pts):
     t = _T[0] if _T else _T.append(load_territory(default_territory_path())) or _T[0]
     lon = np.array([p[0] for p in pts])
@@ -174,7 +175,8 @@ def test_properties(pts):
     nlon, nlat, _km, _part = t.contact_line.locate(lon, lat)
     assert (t.contact_line.distance_m(nlon, nlat) < 0.5).all()
     _f, _b, dn = GEOD.inv(lon, lat, nlon, nlat)
-    assert np.allclose(dn, d)
+    # up to ~5 mm apart near the line (200,000 random points, docs/geo.md), 1e-5 relative beyond
+    assert np.allclose(dn, d, rtol=1e-5, atol=0.01)
 
 
 _T: list = []
