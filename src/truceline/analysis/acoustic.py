@@ -112,21 +112,12 @@ class AcousticColumns:
     @classmethod
     def from_reports(cls, reports: Iterable[dict[str, Any]]) -> AcousticColumns:
         """The acoustic reports among `reports`, in their order (other kinds skipped)."""
-        codes: dict[str, int] = {}
-        ids: list[str] = []
-        rows: list[tuple] = []
-        for rep in reports:
-            if rep.get("kind") != "acoustic":
-                continue
-            sid = rep.get("sensor")
-            code = codes.setdefault(sid, len(codes))
-            rows.append((code, parse_time(rep["time"]), *acoustic_row(rep.get("body") or {})))
-            ids.append(rep["id"])
-        cols = list(zip(*rows, strict=True)) if rows else [()] * 7
-        return cls(ids=ids, sensors=list(codes), sensor=np.array(cols[0], dtype=np.int32),
-                   t=np.array(cols[1], dtype=float), label=np.array(cols[2], dtype=np.int8),
-                   az_deg=np.array(cols[3], dtype=float), temp_c=np.array(cols[4], dtype=float),
-                   wind_speed=np.array(cols[5], dtype=float), wind_from=np.array(cols[6], dtype=float))
+        from .reportset import AcousticBuilder  # the builder `ReportSet` fills chunk by chunk
+
+        builder = AcousticBuilder()
+        for seq, rep in enumerate(r for r in reports if r.get("kind") == "acoustic"):
+            builder.add(rep, parse_time(rep["time"]), seq)
+        return builder.build()[0]
 
     def take(self, rows: np.ndarray) -> AcousticColumns:
         """The given rows, in that order (sensor codes unchanged)."""

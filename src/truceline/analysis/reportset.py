@@ -26,7 +26,7 @@ KINDS = ("acoustic", "radar", "uav", "satellite", "monitor")
 _FLUSH_ROWS = 8192
 
 
-class _AcousticBuilder:
+class AcousticBuilder:
     """Appends acoustic reports row by row; every `_FLUSH_ROWS` rows the pending Python
     values become NumPy arrays (no Python float object survives a chunk)."""
 
@@ -82,7 +82,7 @@ class ReportSet:
     are ignored, as the analysis has no use for them."""
 
     def __init__(self) -> None:
-        self._builder: _AcousticBuilder | None = _AcousticBuilder()
+        self._builder: AcousticBuilder | None = AcousticBuilder()
         self._other: dict[str, list[tuple[int, dict[str, Any]]]] = {k: [] for k in KINDS[1:]}
         self._seq = 0
         self.acoustic: AcousticColumns | None = None
