@@ -95,10 +95,6 @@ class ReportSet:
         rs.finish()
         return rs
 
-    @property
-    def finished(self) -> bool:
-        return self._builder is None
-
     def extend(self, reports: Iterable[dict[str, Any]], times: Iterable[float] | None = None) -> None:
         """Add report dicts (spec section 2). `times`, when given, are their `time` fields
         already parsed (epoch seconds, as `truceline.formats.parse_time` gives), saving a
@@ -126,28 +122,19 @@ class ReportSet:
             return self
         ac, ac_seq = self._builder.build()
         self._builder = None
-        ids: list[str] = list(ac.ids)
-        seqs: list[np.ndarray] = [ac_seq]
-        owner: list[np.ndarray] = [np.full(len(ac_seq), -1, dtype=np.int64)]
-        flat: list[dict[str, Any]] = []
-        for kind in KINDS[1:]:
-            items = self._other[kind]
-            ids.extend(r["id"] for _, r in items)
-            seqs.append(np.array([s for s, _ in items], dtype=np.int64))
-            owner.append(np.arange(len(flat), len(flat) + len(items), dtype=np.int64))
-            flat.extend(r for _, r in items)
+        n_ac = len(ac_seq)
+        # one index over all kinds: acoustic rows 0..n_ac-1, then the other kinds' reports
+        flat = [r for kind in KINDS[1:] for _, r in self._other[kind]]
+        seq = np.concatenate([ac_seq, np.array([s for kind in KINDS[1:] for s, _ in self._other[kind]],
+                                               dtype=np.int64)])
         self._other = {}
-        seq, who = np.concatenate(seqs), np.concatenate(owner)
-        row = np.concatenate([np.arange(len(ac_seq), dtype=np.int64)] + [np.zeros(len(s), dtype=np.int64) for s in seqs[1:]])
+        ids = ac.ids + [r["id"] for r in flat]
         # input order first, then a stable sort by id: ties keep input order
         by_seq = np.argsort(seq, kind="stable")
-        ids_by_seq = [ids[i] for i in by_seq]
-        del ids
-        picked = by_seq[_first_of_each_id(ids_by_seq)]
-        is_ac = who[picked] < 0
-        self.acoustic = ac.take(row[picked[is_ac]])
-        for i in picked[~is_ac]:
-            r = flat[int(who[i])]
+        picked = by_seq[_first_of_each_id([ids[i] for i in by_seq])]
+        self.acoustic = ac.take(picked[picked < n_ac])
+        for i in picked[picked >= n_ac].tolist():
+            r = flat[i - n_ac]
             self.other[r["kind"]].append(r)
         return self
 
