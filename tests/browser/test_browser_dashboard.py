@@ -238,7 +238,8 @@ def test_stacked_events_open_as_a_list(page, server, bworld):
     stack.click(force=True)
     page.wait_for_selector("#stack-list")
     assert page.locator("#stack-list button").count() == n
+    second = page.locator("#stack-list button").nth(1).get_attribute("data-ev")
     page.locator("#stack-list button").nth(1).click()
-    page.wait_for_selector("#stack-list button.on[data-ev]")
-    assert page.locator("#stack-list button.on").get_attribute("data-ev") == page.inner_text(
-        "#detail-table tr:first-child td")
+    # the list is rebuilt when the second event's detail arrives; wait for that, not the old list
+    page.wait_for_selector(f"#stack-list button.on[data-ev='{second}']")
+    assert page.inner_text("#detail-table tr:first-child td") == second

@@ -253,10 +253,13 @@
   }
 
   // --- detail ---
+  let openSeq = 0;  // only the latest requested event is rendered, whatever order the answers arrive in
   async function openEvent(id, stack) {
+    const seq = ++openSeq;
     let d;
     try { d = await TL.api("/api/events/" + encodeURIComponent(id)); }
     catch (e) { return; }
+    if (seq !== openSeq) return;
     state.selected = d;
     const box = document.getElementById("detail"), body = document.getElementById("detail-body");
     box.hidden = false; body.replaceChildren();
