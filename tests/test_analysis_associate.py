@@ -37,6 +37,20 @@ def test_overlapping_sources_recall_precision(kw):
     assert 0.88 <= s["coverage"] <= 0.99, s
 
 
+@pytest.mark.parametrize("lon0, lat0", [(179.95, 10.0), (-179.95, -10.0), (151.2, -33.9), (10.0, 78.0)])
+def test_any_place_on_earth_including_across_the_antimeridian(lon0, lat0):
+    """The same scenario located anywhere (arrays straddling +-180, southern hemisphere,
+    the high Arctic) is found as well as near the reference place: no step assumes a
+    region's longitudes can be averaged or subtracted naively."""
+    ref = score_acoustic(analyze_reports((sc := make_scenario(seed=200)).reports, _registry(sc)), sc)
+    sc = make_scenario(seed=200, lon0=lon0, lat0=lat0)
+    events = analyze_reports(sc.reports, _registry(sc))
+    s = score_acoustic(events, sc)
+    assert s["recall"] >= min(0.95, ref["recall"] - 0.03), (s, ref)
+    assert s["precision"] >= min(0.95, ref["precision"] - 0.03), (s, ref)
+    assert all(-180.0 <= e.lon <= 180.0 for e in events)
+
+
 def test_false_detections_alone_make_no_events():
     sc = make_scenario(seed=4, n_arrays=20, n_shots=0, false_rate_per_array_h=30.0)
     events = analyze_reports(sc.reports, _registry(sc))

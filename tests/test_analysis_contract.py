@@ -112,6 +112,47 @@ def test_signed_foreign_scenario_with_bad_lines(tmp_path):
     assert all("distance_to_line_m" in f["properties"] for f in doc["features"])
 
 
+def _attributed_by_side(tmp: Path, lon0: float, lat0: float, territory: list[dict]) -> dict:
+    """Run a signed scenario centred on (lon0, lat0) with the given territory features; count
+    launches and sightings by (type, true side of the meridian lon0, responsible party)."""
+    sc = make_scenario(seed=8, n_arrays=16, n_shots=20, lon0=lon0, lat0=lat0, radar_fraction=0.5,
+                       uav_objects=3, sign=True)
+    _write_scenario(tmp, sc)
+    (tmp / "territory.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": territory}))
+    out = tmp / "ev.geojson"
+    run_analysis(tmp / "reports.jsonl", tmp / "sensors.json", tmp / "territory.geojson", out)
+    counts: dict = {}
+    for f in json.loads(out.read_text())["features"]:
+        p = f["properties"]
+        if p["type"] in ("launch", "weapon_sighting"):
+            west = (f["geometry"]["coordinates"][0] - lon0 + 180.0) % 360.0 - 180.0 < 0
+            key = (p["type"], "AA" if west else "BB", p["responsible"])
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("lat0", [0.0, -45.0])
+def test_line_of_contact_on_the_antimeridian(tmp_path, lat0):
+    """Territories split at +-180 (as RFC 7946 asks) with arrays on both sides: the same
+    events, sides and named parties as the same scenario anywhere else."""
+    def box(a, b, lat0):
+        return {"type": "Polygon", "coordinates": [[[a, lat0 - 1], [b, lat0 - 1], [b, lat0 + 1], [a, lat0 + 1],
+                                                    [a, lat0 - 1]]]}
+
+    def feat(party, geom):
+        return {"type": "Feature", "properties": {"party": party}, "geometry": geom}
+
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "am").mkdir()
+    ref = _attributed_by_side(tmp_path / "ref", 36.2, lat0,
+                              [feat("AA", box(35.2, 36.2, lat0)), feat("BB", box(36.2, 37.2, lat0))])
+    am = _attributed_by_side(tmp_path / "am", 180.0, lat0,
+                             [feat("AA", box(179.0, 180.0, lat0)), feat("BB", box(-180.0, -179.0, lat0))])
+    assert am == ref
+    named = {k: v for k, v in am.items() if k[2] is not None}
+    assert sum(named.values()) >= 15 and all(side == party for (_t, side, party) in named)
+
+
 def test_deterministic_and_order_free(tmp_path):
     sc = make_scenario(seed=9, n_arrays=14, n_shots=8, sign=True)
     _write_scenario(tmp_path, sc)

@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from truceline.errors import InputError
 from truceline.geo import GEOD, load_territory
@@ -180,3 +182,23 @@ def test_enclave_is_a_closed_part(tmp_path):
     )
     assert t.party_at(30.75, 48.4)[()] == "B"
     assert t.signed_distance_m(30.75, 48.4, "B") > 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(lat0=st.floats(-60.0, 60.0), dlon=st.floats(-0.5, 0.5).filter(lambda d: abs(d) > 1e-4),
+       dlat=st.floats(-0.4, 0.4))
+def test_line_of_contact_on_the_antimeridian(tmp_path_factory, lat0, dlon, dlat):
+    """Parties split at +-180 as RFC 7946 asks (west: 179..180, east: -180..-179), even on
+    the equator: the shared edge is found and distances are the geodesic ones to it."""
+    tmp = tmp_path_factory.mktemp("am")
+    lo, hi = lat0 - 1.0, lat0 + 1.0
+    west = poly([(179, lo), (180, lo), (180, hi), (179, hi), (179, lo)])
+    east = poly([(-180, lo), (-179, lo), (-179, hi), (-180, hi), (-180, lo)])
+    t = load_territory(write_fc(tmp, [({"party": "W"}, west), ({"party": "E"}, east)]))
+    assert t.contact_line.length_m == pytest.approx(GEOD.inv(180, lo, 180, hi)[2], rel=1e-6)
+    lon = 180.0 + dlon if dlon < 0 else -180.0 + dlon
+    lat = lat0 + dlat
+    d = float(t.distance_to_line_m(lon, lat))
+    along_parallel = GEOD.inv(lon, lat, 180.0, lat)[2]  # the nearest point is all but on the parallel
+    assert along_parallel * (1 - 1e-4) - 0.01 <= d <= along_parallel * (1 + 1e-5) + 0.01  # docs/geo.md accuracy
+    assert np.sign(float(t.signed_distance_m(lon, lat, "W"))) == (1 if dlon < 0 else -1)

@@ -67,10 +67,23 @@ def project_region(lon, lat) -> tuple[np.ndarray, np.ndarray, tuple[float, float
     spatial indexing). Returns east, north and the centre used."""
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
-    lon0 = float(np.mean(lon)) if lon.size else 0.0
+    lon0 = mean_longitude(lon) if lon.size else 0.0
     lat0 = float(np.mean(lat)) if lat.size else 0.0
     e, n, _ = to_local(lon0, lat0, lon, lat)
     return e, n, (lon0, lat0)
+
+
+def mean_longitude(lon) -> float:
+    """Mean of longitudes (deg, in [-180, 180)) that is right across the antimeridian: the
+    longitudes are unwrapped about their circular mean before averaging (a plain mean of
+    179.9 and -179.9 is 0, the far side of the Earth)."""
+    lon = np.asarray(lon, dtype=float)
+    if float(lon.max() - lon.min()) < 180.0:  # no wrap: the plain mean (identical results elsewhere)
+        return float(np.mean(lon))
+    r = np.radians(lon)
+    ref = math.degrees(math.atan2(float(np.mean(np.sin(r))), float(np.mean(np.cos(r)))))
+    off = (lon - ref + 180.0) % 360.0 - 180.0
+    return float((ref + np.mean(off) + 180.0) % 360.0 - 180.0)
 
 
 

@@ -45,7 +45,9 @@ def _flat(lon0: float, lat0: float, lon: np.ndarray, lat: np.ndarray) -> tuple[n
     """East/north metres of points from (lon0, lat0), equirectangular: within the tens of
     kilometres of a group its error is far below the windows and grid cells it serves."""
     k = np.pi / 180.0 * _EARTH_R
-    return (np.asarray(lon) - lon0) * k * np.cos(np.radians(lat0)), (np.asarray(lat) - lat0) * k
+    dlon = np.asarray(lon) - lon0
+    dlon = np.where(np.abs(dlon) > 180.0, (dlon + 180.0) % 360.0 - 180.0, dlon)  # across the antimeridian
+    return dlon * k * np.cos(np.radians(lat0)), (np.asarray(lat) - lat0) * k
 
 
 class _TimeIndex:

@@ -9,7 +9,7 @@ arrays or floats) and uses the WGS84 ellipsoid through pyproj, never planar degr
   scale error grows like (d/R)^2/6), which is what localization and covariance
   bookkeeping in metres need.
 - `geodesic_inverse` / `geodesic_forward`: the two classic geodesic problems, vectorized.
-- `metric_crs_for(bounds)`: the conformal (oblique stereographic) projection centred on
+- `metric_crs_for(bounds, lons)`: the conformal (oblique stereographic) projection centred on
   an extent that the territory uses internally to find nearest points; distances are
   then corrected geodesically, so its scale error never reaches a reported number.
 """
@@ -126,16 +126,23 @@ def densify_lonlat(geom, max_deg: float):
     return shapely.segmentize(geom, max_deg)
 
 
-def metric_crs_for(bounds: tuple[float, float, float, float]) -> CRS:
+def metric_crs_for(bounds: tuple[float, float, float, float], lons=None) -> CRS:
     """Oblique stereographic CRS centred on a lon/lat extent (conformal, metres).
 
     Conformal so that the nearest point found in projected space is the geodesically
     nearest point up to a second-order effect; the scale factor over a 1,500 km extent
-    varies by ~0.2 %, which only the final geodesic correction has to absorb.
+    varies by ~0.2 %, which only the final geodesic correction has to absorb. `lons`: the
+    extent's vertex longitudes, so that an extent across the antimeridian is centred right.
     """
     minx, miny, maxx, maxy = bounds
     lon0 = round((minx + maxx) / 2.0, 6)
     lat0 = round((miny + maxy) / 2.0, 6)
+    if lons is not None and maxx - minx > 180.0:
+        # an extent split at +-180 (RFC 7946 asks for that): centre on its real middle, the
+        # midpoint of the longitudes taken in 0..360, not on the far side of the Earth
+        east = np.where(np.asarray(lons, float) < 0.0, np.asarray(lons, float) + 360.0, np.asarray(lons, float))
+        if float(east.max() - east.min()) < maxx - minx:
+            lon0 = round(((float(east.min()) + float(east.max())) / 2.0 + 180.0) % 360.0 - 180.0, 6)
     return CRS.from_proj4(f"+proj=stere +lat_0={lat0} +lon_0={lon0} +k=1 +x_0=0 +y_0=0 +datum=WGS84 +units=m")
 
 

@@ -179,7 +179,7 @@ class Territory:
         for g in self._polygons.values():
             shapely.prepare(g)
         self.bounds = tuple(shapely.total_bounds(list(self._polygons.values())).tolist())
-        self.crs = metric_crs_for(self.bounds)
+        self.crs = metric_crs_for(self.bounds, shapely.get_coordinates(list(self._polygons.values()))[:, 0])
 
     def __repr__(self) -> str:
         return f"Territory(parties={self.parties}, path={str(self.path)!r})"
