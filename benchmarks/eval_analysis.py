@@ -156,6 +156,13 @@ def evaluate(dirpath: Path, territory=None) -> dict:
             out["crb_rms_m"] = round(float(np.sqrt(np.mean(tr_crb))), 2)
             out["rmse_over_crb"] = round(float(np.sqrt(np.mean(np.sum(err**2, 1)) / np.mean(tr_crb))), 3)
             out["median_err_m"] = round(float(np.median(np.hypot(de, dn))), 2)
+            # the events that weigh most on the RMSE (one bad fit can double it)
+            e2 = np.sum(err**2, 1)
+            out["largest_errors"] = [
+                {"event": ev_ids[rows[k]], "err_m": round(float(np.sqrt(e2[k])), 1),
+                 "crb_m": round(float(np.sqrt(tr_crb[k])), 1), "n_arrays": int(src.n_arrays[rows[k]]),
+                 "share_of_sq_error": round(float(e2[k] / e2.sum()), 3)}
+                for k in np.argsort(-e2)[:3]]
             # per-event normalised error (robust to a few wide events dominating the means)
             out["mean_err2_over_crb"] = round(float(np.mean(np.sum(err**2, 1) / tr_crb)), 3)
             out["coverage_95"] = round(float(np.mean(d2 <= 5.991)), 4)

@@ -39,6 +39,7 @@ class AcousticSources:
     problem: Problem  # the final fit's problem rows (same order), for bounds and diagnostics
     t_ref: float = 0.0
     wind_spread: list = None  # calibrated spread (m/s) of unmeasured wind per round
+    hearing_share: float | None = None  # how reliably arrays hear a real source (`hearing_share`)
 
 
 def wind_prior(arrays: Arrays, dets: Detections, lon, lat, t0, spread: float = SPATIAL_WIND_SIGMA
@@ -189,6 +190,31 @@ def completeness(arrays: Arrays, det: np.ndarray, dets: Detections, lon, lat) ->
     cnt = tree.query_ball_point(np.c_[X[nA:], Y[nA:]], d75 * 1.001 + 1.0, return_length=True)
     within = (np.where(m, dist, np.inf) <= d75[:, None] * 1.001 + 1.0).sum(1)
     return within / np.maximum(cnt, within).clip(1)
+
+
+HEARING_MIN_SOURCES = 20  # strong sources needed to measure how reliably arrays hear
+HEARING_MIN_ARRAYS = 6  # a source this well heard is surely real: its completeness measures hearing
+HEARING_MARGIN = 0.55  # a later round asks this share of what strong sources show
+
+
+def hearing_share(arrays: Arrays, dets: Detections, det: np.ndarray, lon, lat) -> float | None:
+    """How reliably this network's arrays hear a real source: the median `completeness` of
+    the accepted sources heard by >= `HEARING_MIN_ARRAYS` arrays (None with fewer than
+    `HEARING_MIN_SOURCES` of them). Near 1 where arrays rarely miss; ~0.6 where they miss
+    every third source (a noisy site, a failing sensor, a conservative detector)."""
+    strong = (det >= 0).sum(1) >= HEARING_MIN_ARRAYS
+    if int(strong.sum()) < HEARING_MIN_SOURCES:
+        return None
+    return float(np.median(completeness(arrays, det[strong], dets, np.asarray(lon)[strong], np.asarray(lat)[strong])))
+
+
+def later_min_completeness(base: float, share: float | None) -> float:
+    """The completeness a later round asks of a source: `base`, lowered in proportion where
+    the network's arrays hear less reliably than the gate assumes, so that a real source
+    heard by a sparse, unreliable network is not taken for a chance coincidence."""
+    if share is None:
+        return base
+    return float(min(base, HEARING_MARGIN * share))
 
 
 def extend(arrays: Arrays, dets: Detections, det: np.ndarray, sol: Solution, ok: np.ndarray, spread: float,
@@ -437,7 +463,11 @@ def locate_sources(arrays: Arrays, dets: Detections, cfg: AssociationConfig | No
     at least 4 arrays, or 3 arrays plus an azimuth (so the fit has a degree of freedom),
     with a chi-square consistent with the noise model, heard by most arrays nearer than its
     members. A second round re-associates what the first left over with gates twice as
-    wide (sources whose arrivals the first round's tight gates fragmented). `workers`:
+    wide (sources whose arrivals the first round's tight gates fragmented), takes a single
+    triangle solution as a hypothesis when its fit is over-determined (a source heard by
+    arrays too scattered to form two triangles), and asks for completeness in proportion to
+    how reliably this network's arrays hear (`hearing_share` of the first round's strong
+    sources), so a network whose arrays often miss still yields its sources. `workers`:
     processes for the association's time windows (results do not depend on it)."""
     from dataclasses import replace
 
@@ -445,13 +475,18 @@ def locate_sources(arrays: Arrays, dets: Detections, cfg: AssociationConfig | No
     used = np.zeros(len(dets), bool)
     parts = []
     spreads: list[float] = []
+    share = None
     for r in range(rounds):
-        c = cfg if r == 0 else replace(cfg, rel_wind_sigma=cfg.rel_wind_sigma * 2.5)
+        c = cfg if r == 0 else replace(cfg, rel_wind_sigma=cfg.rel_wind_sigma * 2.5, min_support=cfg.later_min_support,
+                                       min_completeness=later_min_completeness(
+                                           cfg.min_completeness, share if cfg.adapt_completeness else None))
         det, sol, ok, P, spread = _round(arrays, dets, c, p_accept, used, spreads[0] if spreads else None,
                                          workers=workers)
         if not ok.any():
             break
         keep = np.nonzero(ok)[0]
+        if r == 0:
+            share = hearing_share(arrays, dets, det[keep], sol.lon[keep], sol.lat[keep])
         # only the accepted rows live on (the round's fits of every hypothesis are large)
         parts.append((det[keep], _rows(sol, keep), np.arange(keep.size), _rows(P, keep)))
         spreads.append(float(spread))
@@ -490,7 +525,7 @@ def locate_sources(arrays: Arrays, dets: Detections, cfg: AssociationConfig | No
     labels = np.where(det >= 0, dets.label[np.maximum(det, 0)], -1)
     votes = np.stack([(labels == k).sum(1) for k in range(3)], -1)
     return AcousticSources(det=det, sol=sol, n_arrays=n, label_votes=votes, accepted=np.ones(len(det), bool), problem=P,
-                          t_ref=dets.t_ref, wind_spread=spreads)
+                          t_ref=dets.t_ref, wind_spread=spreads, hearing_share=share)
 
 
 def _rows(obj, keep: np.ndarray):

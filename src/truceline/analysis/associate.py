@@ -58,6 +58,9 @@ class AssociationConfig:
     tau_gate_s: float = 0.15  # emission-time agreement for separating the rounds of a salvo
     min_completeness: float = 0.5  # share of the arrays nearer than the members' 75th percentile that heard it
     passes: int = 3  # association passes over the detections still unused
+    later_min_support: int = 1  # later rounds (leftovers only): one triangle solution makes a hypothesis
+    single_support_min_dof: int = 2  # ... if its refined source is over-determined by this much
+    adapt_completeness: bool = True  # later rounds scale min_completeness to the measured hearing share
     batch: int = 1000
     max_partners: int = 12  # cap on candidates per travel-time window (memory safety in dense scenes)
     tri_chunk_dets: int = 50_000
@@ -577,10 +580,15 @@ class Associator:
             p0 = start[b0:b0 + batch]
             seed = np.where((seed >= 0) & ~used[np.maximum(seed, 0)], seed, -1)
             live = (seed >= 0).sum(1) >= cfg.min_arrays
-            seed, p0 = seed[live], p0[live]
+            seed, p0, sup = seed[live], p0[live], support[b0:b0 + batch][live]
             if seed.shape[0] == 0:
                 continue
             det, x, y, t0, chi, n, ok = self.refine_seeded(seed, tree, used, K, p0[:, 0], p0[:, 1], p0[:, 2] / 330.0)
+            if (sup < 2).any():
+                # a hypothesis from one triangle solution (later rounds) must be
+                # over-determined: position and time plus `single_support_min_dof` more
+                naz = np.where(det >= 0, np.isfinite(self.dets.az[np.maximum(det, 0)]), False).sum(1)
+                ok &= (sup >= 2) | (n - 3 + naz >= cfg.single_support_min_dof)
             idx = np.nonzero(ok)[0]
             order = idx[np.lexsort((chi[idx] / np.maximum(n[idx] - 2, 1), -n[idx]))]
             for h in order:

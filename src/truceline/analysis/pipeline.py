@@ -124,6 +124,7 @@ def _acoustic_sources(reports: AcousticColumns, registry, cfg, workers: int | No
     used = int(sum(len(s.reports) for s in out))
     return out, {"acoustic_detections": len(dets), "acoustic_sources": len(out), "acoustic_used": used,
                  "wind_spread_mps": [round(x, 3) for x in (src.wind_spread or [])],
+                 "hearing_share": None if src.hearing_share is None else round(src.hearing_share, 3),
                  "missing_temperature_model": mode, "timings_s": sub_t,
                  "_acoustic": (src, arrays, dets)}
 
