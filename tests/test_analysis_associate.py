@@ -91,6 +91,29 @@ def test_hearing_share_and_later_completeness():
     assert stats["hearing_share"] >= 0.9
 
 
+def test_sparse_network_is_searched_as_far_as_it_must_hear():
+    """Arrays ~27 km apart (20 over 120 x 120 km, heard to 60 km): the association looks as
+    far as a source must be heard to reach 4 of them (`network_reach`, ~70 km here), not
+    the 45 km default; a dense network keeps the default."""
+    import numpy as np
+
+    from truceline.analysis.acoustic import build_tables
+    from truceline.analysis.acoustic_events import network_reach
+
+    wide = dict(extent_m=120000, detect_range_m=60000, n_arrays=20)
+    sc = make_scenario(seed=400, **wide)
+    arrays, _ = build_tables([r for r in sc.reports if r["kind"] == "acoustic"], _registry(sc))
+    assert 55_000 < network_reach(arrays) < 90_000
+    dense = make_scenario(seed=400, n_arrays=45, extent_m=36000)
+    arrays_d, _ = build_tables([r for r in dense.reports if r["kind"] == "acoustic"], _registry(dense))
+    assert network_reach(arrays_d) < 45_000
+    recall = []
+    for seed in (400, 401, 402):
+        sc = make_scenario(seed=seed, **wide)
+        recall.append(score_acoustic(analyze_reports(sc.reports, _registry(sc)), sc)["recall"])
+    assert np.mean(recall) >= 0.9, recall
+
+
 def test_false_detections_alone_make_no_events():
     sc = make_scenario(seed=4, n_arrays=20, n_shots=0, false_rate_per_array_h=30.0)
     events = analyze_reports(sc.reports, _registry(sc))

@@ -192,6 +192,23 @@ def completeness(arrays: Arrays, det: np.ndarray, dets: Detections, lon, lat) ->
     return within / np.maximum(cnt, within).clip(1)
 
 
+REACH_NEIGHBOURS = 4  # a source is located when this many arrays hear it
+REACH_FACTOR = 1.2
+
+
+def network_reach(arrays: Arrays) -> float:
+    """The distance (m) arrays must hear to for a source anywhere in this network to reach
+    `REACH_NEIGHBOURS` of them: `REACH_FACTOR` x the 90th percentile of the arrays' distance
+    to their 4th-nearest neighbour (0 with fewer arrays). A sparse network (arrays 25-30 km
+    apart) is only useful if its arrays hear that far, so the association must look that far."""
+    n = len(arrays.ids)
+    if n <= REACH_NEIGHBOURS:
+        return 0.0
+    x, y, _ = geodesy.project_region(arrays.lon, arrays.lat)
+    d, _ = cKDTree(np.c_[x, y]).query(np.c_[x, y], k=REACH_NEIGHBOURS + 1)
+    return float(REACH_FACTOR * np.percentile(d[:, REACH_NEIGHBOURS], 90))
+
+
 HEARING_MIN_SOURCES = 20  # strong sources needed to measure how reliably arrays hear
 HEARING_MIN_ARRAYS = 6  # a source this well heard is surely real: its completeness measures hearing
 HEARING_MARGIN = 0.55  # a later round asks this share of what strong sources show
@@ -472,6 +489,7 @@ def locate_sources(arrays: Arrays, dets: Detections, cfg: AssociationConfig | No
     from dataclasses import replace
 
     cfg = cfg or AssociationConfig()
+    cfg = replace(cfg, r_max_m=max(cfg.r_max_m, network_reach(arrays)))
     used = np.zeros(len(dets), bool)
     parts = []
     spreads: list[float] = []
