@@ -31,6 +31,7 @@ from .fusion import (
 )
 from .parallel import release_free_memory
 from .reportset import ReportSet
+from .wind_gradient import widen_for_wind_gradient
 
 
 @dataclass
@@ -106,8 +107,10 @@ def _acoustic_sources(reports: AcousticColumns, registry, cfg, workers: int | No
     src = salvo.deblend_salvos(arrays, dets, src, cfg, workers=workers)
     release_free_memory()
     t4 = time.perf_counter()
+    src, grad_sigma = widen_for_wind_gradient(src, dets.t_ref)
+    t5 = time.perf_counter()
     sub_t = {"temperature_pilot": round(t1 - t0, 3), "tables": round(t2 - t1, 3), "locate": round(t3 - t2, 3),
-             "salvo": round(t4 - t3, 3)}
+             "salvo": round(t4 - t3, 3), "wind_gradient": round(t5 - t4, 3)}
     sol = src.sol
     out: list[_Src] = []
     for s in np.nonzero(src.accepted)[0]:
@@ -125,6 +128,7 @@ def _acoustic_sources(reports: AcousticColumns, registry, cfg, workers: int | No
     return out, {"acoustic_detections": len(dets), "acoustic_sources": len(out), "acoustic_used": used,
                  "wind_spread_mps": [round(x, 3) for x in (src.wind_spread or [])],
                  "hearing_share": None if src.hearing_share is None else round(src.hearing_share, 3),
+                 "wind_gradient_sigma_mps_per_km": round(grad_sigma, 4),
                  "missing_temperature_model": mode, "timings_s": sub_t,
                  "_acoustic": (src, arrays, dets)}
 
