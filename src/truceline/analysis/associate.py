@@ -61,6 +61,7 @@ class AssociationConfig:
     later_min_support: int = 1  # later rounds (leftovers only): one triangle solution makes a hypothesis
     single_support_min_dof: int = 2  # ... if its refined source is over-determined by this much
     adapt_completeness: bool = True  # later rounds scale min_completeness to the measured hearing share
+    exhaustive_hypotheses: int = 50_000  # hypotheses per pass seeded from all their solutions (see _one_pass)
     batch: int = 1000
     max_partners: int = 12  # cap on candidates per travel-time window (memory safety in dense scenes)
     tri_chunk_dets: int = 50_000
@@ -450,17 +451,23 @@ class Associator:
         return out
 
     def triangle_hypotheses(self, used: np.ndarray | None = None):
+        """`hypotheses` with the seeds of every hypothesis (H,K) as third element."""
+        start, n, hyp, trip = self.hypotheses(used)
+        return start, n, self._seeds(hyp, trip, start.shape[0])
+
+    def hypotheses(self, used: np.ndarray | None = None):
         """Buckets of agreeing triangle solutions (one source heard by >= 4 arrays gives many
         solutions at the same place and time). Solutions are hashed on two half-shifted grids
         of (cluster_m, cluster_m, cluster_m / 330 s); each solution's bucket is the fuller of
         its two; buckets with >= `min_support` solutions are hypotheses, fullest first.
-        Returns (start positions (H,3) with time*330 as 3rd column, support, seed dets (H,K))."""
+        Returns (start positions (H,3) with time*330 as 3rd column, support, the hypothesis
+        of each solution taking part, and its detections (N,3))."""
         cfg = self.cfg
         if getattr(self, "_sol_cache", None) is None:
             self._sol_cache = self.triangle_solutions()
             self._bucket_cache = self._buckets(self._sol_cache[0])
         xyz, trip = self._sol_cache
-        empty = (np.zeros((0, 3)), np.zeros(0, np.int64), np.zeros((0, 1), np.int64))
+        empty = (np.zeros((0, 3)), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3), np.int64))
         if xyz.shape[0] == 0:
             return empty
         codes = self._bucket_cache
@@ -508,7 +515,7 @@ class Associator:
         order = np.argsort(-n, kind="stable")  # fullest first (ties in code order)
         pos = np.empty(H, np.int64)
         pos[order] = np.arange(H)
-        return start[order], n[order], self._seeds(pos[inv], trip, H)
+        return start[order], n[order], pos[inv], trip
 
     def _seeds(self, inv: np.ndarray, trip: np.ndarray, H: int) -> np.ndarray:
         """Seeds (H, K) of the hypotheses: per hypothesis and array the detection most often
@@ -571,16 +578,37 @@ class Associator:
     def _one_pass(self, used, tree, K, accepted):
         """Hypotheses from the triangle solutions of unused detections, strongest first."""
         cfg = self.cfg
-        start, support, seeds = self.triangle_hypotheses(used)
-        if start.shape[0] == 0:
+        start, support, hyp, trip = self.hypotheses(used)
+        H = start.shape[0]
+        if H == 0:
             return
+        # the solutions grouped by hypothesis; each batch's seeds are made when it is reached.
+        # The first `exhaustive_hypotheses` take all their solutions (a source whose every
+        # triangle shares one detection taken by another source is still found); past that
+        # budget (dense hours: hundreds of thousands of buckets, nearly all emptied by stronger
+        # hypotheses before they are reached) only hypotheses still holding `min_support`
+        # solutions of free detections are seeded, from those solutions
+        o = np.argsort(hyp, kind="stable")
+        hyp, trip = hyp[o], trip[o]
         batch = cfg.batch
-        for b0 in range(0, start.shape[0], batch):
-            seed = seeds[b0:b0 + batch].copy()
-            p0 = start[b0:b0 + batch]
-            seed = np.where((seed >= 0) & ~used[np.maximum(seed, 0)], seed, -1)
+        for b0 in range(0, H, batch):
+            nb = min(batch, H - b0)
+            lo, hi = np.searchsorted(hyp, [b0, b0 + nb])
+            th, tt = hyp[lo:hi] - b0, trip[lo:hi]
+            if b0 < cfg.exhaustive_hypotheses:
+                seed = self._seeds(th, tt, nb)
+                seed = np.where((seed >= 0) & ~used[np.maximum(seed, 0)], seed, -1)
+            else:
+                clean = ~used[tt].any(1)
+                th, tt = th[clean], tt[clean]
+                alive = np.bincount(th, minlength=nb) >= cfg.min_support
+                if not alive.any():
+                    continue
+                sel = alive[th]
+                seed = self._seeds(th[sel], tt[sel], nb)
+            p0 = start[b0:b0 + nb]
             live = (seed >= 0).sum(1) >= cfg.min_arrays
-            seed, p0, sup = seed[live], p0[live], support[b0:b0 + batch][live]
+            seed, p0, sup = seed[live], p0[live], support[b0:b0 + nb][live]
             if seed.shape[0] == 0:
                 continue
             det, x, y, t0, chi, n, ok = self.refine_seeded(seed, tree, used, K, p0[:, 0], p0[:, 1], p0[:, 2] / 330.0)
