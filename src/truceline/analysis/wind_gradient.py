@@ -25,7 +25,7 @@ from dataclasses import replace
 import numpy as np
 
 from . import geodesy
-from .localize import _linearize, _slots_local
+from .localize import _linearize, _slots_local, _take
 
 MAX_W_VAR = 1.0  # (m/s)^2: only events whose fitted wind the data pin down take part
 MIN_SEP_KM, MAX_SEP_KM = 2.0, 150.0  # event pairs used in the variogram
@@ -92,8 +92,6 @@ def consider_cov(P, sol, sigma: float) -> np.ndarray:
     out = np.zeros((E, 6, 6))
     if sigma <= 0.0 or E == 0:
         return out
-    from .localize import _take
-
     width = np.where(sol.m.any(1), K - np.argmax(sol.m[:, ::-1], axis=1), 0)
     order = np.argsort(width, kind="stable")
     for s in range(0, E, CHUNK):
@@ -106,13 +104,11 @@ def consider_cov(P, sol, sigma: float) -> np.ndarray:
         W = sol.wind[idx]
         ax, ay, conv = _slots_local(lon, lat, Pi)
         z = np.zeros(idx.size)
-        _, H, var, _, _, _ = _linearize(z, z, t0, W, ax, ay, conv, Pi, m, maz)
+        # gg: (d/v^2)^2 on the slots whose wind is the nuisance W, 0 on those reporting wind
+        _, H, var, _, _, gg = _linearize(z, z, t0, W, ax, ay, conv, Pi, m, maz)
         d = np.maximum(np.hypot(ax, ay), 1e-3)
         ux, uy = ax / d, ay / d
-        wx = np.where(Pi.has_w, Pi.wx, W[:, 0:1])
-        wy = np.where(Pi.has_w, Pi.wy, W[:, 1:2])
-        v = Pi.c + np.where(Pi.has_T, 0.0, W[:, 2:3]) + wx * ux + wy * uy
-        kk = np.where(m & ~Pi.has_w, -d / (v * v), 0.0)
+        kk = np.where(m, -np.sqrt(gg), 0.0)  # d arrival / d wind along u
         n_m = np.maximum(m.sum(1, keepdims=True), 1)
         px = (ax - np.where(m, ax, 0.0).sum(1, keepdims=True) / n_m) / 1000.0
         py = (ay - np.where(m, ay, 0.0).sum(1, keepdims=True) / n_m) / 1000.0
