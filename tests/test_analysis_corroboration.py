@@ -127,3 +127,21 @@ def test_hearing_evidence_chance_rate():
                                 arrivals)
     assert heard.tolist() == [False, True]
     assert p == pytest.approx(-np.expm1(-0.1 * 2.0), rel=0.02)  # rate 0.1/s over a 2 s window
+
+
+def test_radar_tracks_with_arrays_that_heard_nothing():
+    """Arrays in the registry but not one acoustic report (all out of earshot): radar-only
+    launches are still tested (silent arrays) and nothing fails on the empty columns."""
+    from scenario_gen import make_scenario
+    from truceline.analysis import analyze_reports
+    from truceline.analysis.acoustic import AcousticColumns
+    from truceline.analysis.corroboration import _arrival_times
+
+    assert _arrival_times(AcousticColumns.from_reports([])) == {}
+    sc = make_scenario(seed=3743, n_arrays=12, n_shots=21, extent_m=400000.0, detect_range_m=2000.0,
+                       p_detect=0.5, false_rate_per_array_h=0.0, radar_fraction=0.5)
+    reports = [r for r in sc.reports if r["kind"] != "acoustic"]
+    assert reports and any(r["kind"] == "radar" for r in reports)
+    events = analyze_reports(reports, {s["id"]: s for s in sc.sensors})
+    launches = [e for e in events if e.type == "launch"]
+    assert launches and all("silent_arrays" in e.quality for e in launches)

@@ -114,6 +114,8 @@ def _arrival_times(acoustic_reports: Iterable[dict] | AcousticColumns) -> dict[s
     """Sensor id -> sorted arrival times (the report `time` of an acoustic detection)."""
     if isinstance(acoustic_reports, AcousticColumns):
         cols = acoustic_reports
+        if cols.t.size == 0:
+            return {}
         order = np.lexsort((cols.t, cols.sensor))
         codes, starts = np.unique(cols.sensor[order], return_index=True)
         parts = np.split(cols.t[order], starts[1:])
