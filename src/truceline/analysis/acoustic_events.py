@@ -194,19 +194,21 @@ def completeness(arrays: Arrays, det: np.ndarray, dets: Detections, lon, lat) ->
 
 REACH_NEIGHBOURS = 4  # a source is located when this many arrays hear it
 REACH_FACTOR = 1.2
+REACH_MAX_M = 100_000.0  # ground arrays rarely hear a gun farther; the search cost grows with the square
 
 
 def network_reach(arrays: Arrays) -> float:
     """The distance (m) arrays must hear to for a source anywhere in this network to reach
     `REACH_NEIGHBOURS` of them: `REACH_FACTOR` x the 90th percentile of the arrays' distance
     to their 4th-nearest neighbour (0 with fewer arrays). A sparse network (arrays 25-30 km
-    apart) is only useful if its arrays hear that far, so the association must look that far."""
+    apart) is only useful if its arrays hear that far, so the association must look that far
+    (up to `REACH_MAX_M`: a network sparser than that cannot locate by sound)."""
     n = len(arrays.ids)
     if n <= REACH_NEIGHBOURS:
         return 0.0
     x, y, _ = geodesy.project_region(arrays.lon, arrays.lat)
     d, _ = cKDTree(np.c_[x, y]).query(np.c_[x, y], k=REACH_NEIGHBOURS + 1)
-    return float(REACH_FACTOR * np.percentile(d[:, REACH_NEIGHBOURS], 90))
+    return float(min(REACH_FACTOR * np.percentile(d[:, REACH_NEIGHBOURS], 90), REACH_MAX_M))
 
 
 HEARING_MIN_SOURCES = 20  # strong sources needed to measure how reliably arrays hear
