@@ -95,7 +95,10 @@ def evaluate(dirpath: Path, territory=None) -> dict:
                                  else sources[j]["role"])
             false_kind[key] = false_kind.get(key, 0) + 1
     out: dict = {"lines": n_lines, "accepted": len(res.accepted), "quarantined": len(res.quarantined),
-                 "events": len(events), "validate_s": round(t_validate, 2), "analyze_s": round(t_analyze, 2)}
+                 "events": len(events), "validate_s": round(t_validate, 2), "analyze_s": round(t_analyze, 2),
+                 # what the analysis measured of the network and the weather (docs/analysis.md)
+                 "hearing_share": stats.get("hearing_share"), "wind_spread_mps": stats.get("wind_spread_mps"),
+                 "wind_gradient_sigma_mps_per_km": stats.get("wind_gradient_sigma_mps_per_km")}
     for role in ("launch", "impact"):
         heard = [i for i, s in enumerate(sources) if s["role"] == role and len(s["acoustic"]) >= 4]
         out[f"recall_{role}s_4plus"] = round(float(np.mean([i in matched for i in heard])), 4) if heard else None
