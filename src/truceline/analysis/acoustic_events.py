@@ -211,6 +211,35 @@ def network_reach(arrays: Arrays) -> float:
     return float(min(REACH_FACTOR * np.percentile(d[:, REACH_NEIGHBOURS], 90), REACH_MAX_M))
 
 
+CROWD_WINDOW_S = 10.0  # +- around each arrival: a salvo's rounds arrive within seconds
+
+
+def unexplained_crowding(dets: Detections, det: np.ndarray, window_s: float = CROWD_WINDOW_S) -> np.ndarray:
+    """Per source (rows of `det`), how many detections that no source explains lie within
+    `window_s` of its arrivals, per member array, beyond what that array's own rate of
+    unexplained detections would put there by chance. Near 0 for a source heard in the
+    clear or among uniform clutter; 1-2 for one formed inside a crowd of arrivals the
+    association could not untangle (a salvo whose rounds it did not resolve): there its
+    detections could be combined several ways, and this combination is not established."""
+    S = det.shape[0]
+    if S == 0 or len(dets) == 0:
+        return np.zeros(S)
+    used = np.zeros(len(dets), bool)
+    used[det[det >= 0]] = True
+    nA = int(dets.arr.max()) + 1
+    span = float(dets.t.max() - dets.t.min()) + 2.0 * window_s
+    free = np.flatnonzero(~used)
+    rate = np.bincount(dets.arr[free], minlength=nA) / span  # unexplained detections per second per array
+    scale = span + 4.0 * window_s + 1.0  # array-major keys: (array, time) in one sorted float axis
+    key = np.sort(dets.arr[free] * scale + (dets.t[free] - dets.t.min()))
+    m = det >= 0
+    d = np.maximum(det, 0)
+    k = dets.arr[d] * scale + (dets.t[d] - dets.t.min())
+    n = np.searchsorted(key, k + window_s) - np.searchsorted(key, k - window_s)
+    excess = np.where(m, n - rate[dets.arr[d]] * 2.0 * window_s, 0.0)
+    return excess.sum(1) / np.maximum(m.sum(1), 1)
+
+
 HEARING_MIN_SOURCES = 20  # strong sources needed to measure how reliably arrays hear
 HEARING_MIN_ARRAYS = 6  # a source this well heard is surely real: its completeness measures hearing
 HEARING_MARGIN = 0.55  # a later round asks this share of what strong sources show

@@ -18,7 +18,7 @@ from scipy.spatial import cKDTree
 
 from . import geodesy, salvo
 from .acoustic import AcousticColumns, build_tables
-from .acoustic_events import locate_sources
+from .acoustic_events import locate_sources, unexplained_crowding
 from .associate import AssociationConfig
 from .events import Event, event_id
 from .fusion import (
@@ -112,12 +112,14 @@ def _acoustic_sources(reports: AcousticColumns, registry, cfg, workers: int | No
     sub_t = {"temperature_pilot": round(t1 - t0, 3), "tables": round(t2 - t1, 3), "locate": round(t3 - t2, 3),
              "salvo": round(t4 - t3, 3), "wind_gradient": round(t5 - t4, 3)}
     sol = src.sol
+    crowd = unexplained_crowding(dets, np.where(src.accepted[:, None], src.det, -1))
     out: list[_Src] = []
     for s in np.nonzero(src.accepted)[0]:
         rows = src.det[s][src.det[s] >= 0]
         rids = [dets.report_ids[r] for r in rows]
         q = {"chi2": float(sol.chi2[s]), "dof": float(sol.dof[s]), "n_azimuths": int(sol.maz[s].sum()),
-             "wind_east_mps": float(sol.wind[s, 0]), "wind_north_mps": float(sol.wind[s, 1])}
+             "wind_east_mps": float(sol.wind[s, 0]), "wind_north_mps": float(sol.wind[s, 1]),
+             "unexplained_nearby": round(float(crowd[s]), 3)}
         out.append(_Src(
             lon=float(sol.lon[s]), lat=float(sol.lat[s]), cov=sol.cov[s, :2, :2].copy(),
             time=dets.t_ref + float(sol.t0[s]), time_var=float(sol.cov[s, 2, 2]),
@@ -367,6 +369,7 @@ def analyze_reports(
             ev.extra["label_votes"] = {"launch": int(v[0]), "impact": int(v[1]), "unknown": int(v[2])}
         events.append(ev)
     events, n_doubtful = drop_doubtful_impacts(events)
+    events, n_crowded = drop_unresolved_crowds(events)
     lap("events")
     for tr in cluster_uav(by_kind["uav"]):
         events.append(Event(
@@ -406,6 +409,7 @@ def analyze_reports(
         stats.update(st)
         stats["events"] = len(events)
         stats["acoustic_impacts_dropped_poor_fit"] = n_doubtful
+        stats["acoustic_events_dropped_unresolved_crowd"] = n_crowded
         # map acoustic source row -> event id, for evaluation against a bound
         stats["_acoustic_event_ids"] = ids[: st.get("acoustic_sources", 0)]
     return events
@@ -452,6 +456,40 @@ def drop_doubtful_impacts(events: list[Event], p_min: float = ACOUSTIC_IMPACT_MI
     for e in events:
         if e.impact_event in drop:
             e.impact_event = None
+    return [e for e in events if e.id not in drop], len(drop)
+
+
+UNRESOLVED_CROWD = 0.75  # unexplained detections per member array within +- 10 s, beyond the array's rate
+UNRESOLVED_MAX_P = 0.5  # ... and a fit no better than this chi-square p-value
+
+
+def _fit_p(e: Event) -> float:
+    """Chi-square tail probability of an acoustic event's fit."""
+    from scipy.stats import chi2
+
+    q = e.quality
+    return float(chi2.sf(float(q.get("chi2", 0.0)), max(float(q.get("dof", 0.0)), 0.5)))
+
+
+def drop_unresolved_crowds(events: list[Event], limit: float = UNRESOLVED_CROWD,
+                           max_p: float = UNRESOLVED_MAX_P) -> tuple[list[Event], int]:
+    """`events` without the acoustic-only launches and impacts formed inside a crowd of
+    arrivals the association could not untangle (`quality["unexplained_nearby"]` >= `limit`,
+    see `acoustic_events.unexplained_crowding`) that fit their arrivals no better than
+    chi-square p `max_p`: there the detections could be combined several ways, and a
+    mediocre fit does not establish this one (a salvo's blended rounds). Their mates lose
+    the link. Events a radar track confirms, and well-fitting rounds, stay."""
+    drop = {e.id for e in events if e.type in ("launch", "impact") and e.report_kinds
+            and set(e.report_kinds.values()) == {"acoustic"}
+            and float(e.quality.get("unexplained_nearby", 0.0)) >= limit and "chi2" in e.quality
+            and _fit_p(e) < max_p}
+    if not drop:
+        return events, 0
+    for e in events:
+        if e.impact_event in drop:
+            e.impact_event = None
+        if e.launch_event in drop:
+            e.launch_event = None
     return [e for e in events if e.id not in drop], len(drop)
 
 
