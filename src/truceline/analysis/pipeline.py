@@ -432,16 +432,10 @@ def drop_doubtful_impacts(events: list[Event], p_min: float = ACOUSTIC_IMPACT_MI
     """`events` without the acoustic-only impacts that have another impact within
     `IMPACT_CROWD_RADIUS_M` and `IMPACT_CROWD_WINDOW_S` and whose fit fails the chi-square
     test at `p_min` (their launches lose the link); and how many were left out."""
-    from scipy.stats import chi2
-
     impacts = [e for e in events if e.type == "impact"]
-    cand = [k for k, e in enumerate(impacts) if e.report_kinds and set(e.report_kinds.values()) == {"acoustic"}
-            and "chi2" in e.quality]
-    if not cand or len(impacts) < 2:
+    if len(impacts) < 2:
         return events, 0
-    x = np.array([float(impacts[k].quality["chi2"]) for k in cand])
-    dof = np.maximum(np.array([float(impacts[k].quality.get("dof", 0.0)) for k in cand]), 0.5)
-    poor = [k for k, p in zip(cand, chi2.sf(x, dof), strict=True) if p < p_min]
+    poor = [k for k, e in enumerate(impacts) if _acoustic_only_fit(e) and _fit_p(e) < p_min]
     if not poor:
         return events, 0
     X, Y, _ = geodesy.project_region(np.array([e.lon for e in impacts]), np.array([e.lat for e in impacts]))
@@ -451,16 +445,16 @@ def drop_doubtful_impacts(events: list[Event], p_min: float = ACOUSTIC_IMPACT_MI
     for k, near in zip(poor, tree.query_ball_point(np.c_[X[poor], Y[poor]], IMPACT_CROWD_RADIUS_M), strict=True):
         if any(j != k and abs(t[j] - t[k]) <= IMPACT_CROWD_WINDOW_S for j in near):
             drop.add(impacts[k].id)
-    if not drop:
-        return events, 0
-    for e in events:
-        if e.impact_event in drop:
-            e.impact_event = None
-    return [e for e in events if e.id not in drop], len(drop)
+    return _without(events, drop)
 
 
 UNRESOLVED_CROWD = 0.75  # unexplained detections per member array within +- 10 s, beyond the array's rate
 UNRESOLVED_MAX_P = 0.5  # ... and a fit no better than this chi-square p-value
+
+
+def _acoustic_only_fit(e: Event) -> bool:
+    """Only acoustic arrays speak for `e`, and its fit has a chi-square to test."""
+    return bool(e.report_kinds) and set(e.report_kinds.values()) == {"acoustic"} and "chi2" in e.quality
 
 
 def _fit_p(e: Event) -> float:
@@ -471,18 +465,8 @@ def _fit_p(e: Event) -> float:
     return float(chi2.sf(float(q.get("chi2", 0.0)), max(float(q.get("dof", 0.0)), 0.5)))
 
 
-def drop_unresolved_crowds(events: list[Event], limit: float = UNRESOLVED_CROWD,
-                           max_p: float = UNRESOLVED_MAX_P) -> tuple[list[Event], int]:
-    """`events` without the acoustic-only launches and impacts formed inside a crowd of
-    arrivals the association could not untangle (`quality["unexplained_nearby"]` >= `limit`,
-    see `acoustic_events.unexplained_crowding`) that fit their arrivals no better than
-    chi-square p `max_p`: there the detections could be combined several ways, and a
-    mediocre fit does not establish this one (a salvo's blended rounds). Their mates lose
-    the link. Events a radar track confirms, and well-fitting rounds, stay."""
-    drop = {e.id for e in events if e.type in ("launch", "impact") and e.report_kinds
-            and set(e.report_kinds.values()) == {"acoustic"}
-            and float(e.quality.get("unexplained_nearby", 0.0)) >= limit and "chi2" in e.quality
-            and _fit_p(e) < max_p}
+def _without(events: list[Event], drop: set[str]) -> tuple[list[Event], int]:
+    """`events` less those in `drop` (their mates lose the link), and how many went."""
     if not drop:
         return events, 0
     for e in events:
@@ -491,6 +475,18 @@ def drop_unresolved_crowds(events: list[Event], limit: float = UNRESOLVED_CROWD,
         if e.launch_event in drop:
             e.launch_event = None
     return [e for e in events if e.id not in drop], len(drop)
+
+
+def drop_unresolved_crowds(events: list[Event], limit: float = UNRESOLVED_CROWD,
+                           max_p: float = UNRESOLVED_MAX_P) -> tuple[list[Event], int]:
+    """`events` without the acoustic-only launches and impacts formed inside a crowd of
+    arrivals the association could not untangle (`quality["unexplained_nearby"]` >= `limit`,
+    see `acoustic_events.unexplained_crowding`) that fit their arrivals no better than
+    chi-square p `max_p`: there the detections could be combined several ways, and a
+    mediocre fit does not establish this one (a salvo's blended rounds). Their mates lose
+    the link. Events a radar track confirms, and well-fitting rounds, stay."""
+    return _without(events, {e.id for e in events if e.type in ("launch", "impact") and _acoustic_only_fit(e)
+                             and float(e.quality.get("unexplained_nearby", 0.0)) >= limit and _fit_p(e) < max_p})
 
 
 def _fmt(t: float) -> str:
