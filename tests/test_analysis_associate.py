@@ -252,24 +252,6 @@ def test_plausible_flights_match_brute_force():
             assert len(ref) > 50
 
 
-def test_seed_order_composite_key_equals_lexsort(monkeypatch):
-    """The seeds of the hypotheses are the same whether ordered by one composite int64 key
-    or (when that could overflow) by the stable lexsort."""
-    import numpy as np
-
-    from truceline.analysis import associate as asc
-    from truceline.analysis.acoustic import build_tables
-
-    sc = make_scenario(seed=73, n_arrays=30, extent_m=36000, detect_range_m=16000, n_shots=60)
-    arrays, dets = build_tables([r for r in sc.reports if r["kind"] == "acoustic"], _registry(sc))
-    fast = asc.Associator(arrays, dets, asc.AssociationConfig()).triangle_hypotheses()
-    monkeypatch.setattr(asc, "_COMPOSITE_MAX", 0.0)
-    slow = asc.Associator(arrays, dets, asc.AssociationConfig()).triangle_hypotheses()
-    assert fast[2].shape[0] >= 30
-    for a, b in zip(fast, slow, strict=True):
-        assert np.array_equal(a, b)
-
-
 def test_seeds_made_batch_by_batch_equal_the_seeds_of_all_hypotheses():
     """The pass seeds each batch when it reaches it; a hypothesis's seeds depend on its own
     solutions only, so batch-wise seeds equal those made for all hypotheses at once."""
@@ -307,38 +289,6 @@ def test_hypotheses_past_the_budget_are_seeded_from_free_solutions_only():
                                           config=AssociationConfig(exhaustive_hypotheses=0)), sc)
     assert lazy["recall"] >= full["recall"] - 0.03, (lazy, full)
     assert lazy["precision"] >= full["precision"] - 0.03, (lazy, full)
-
-
-def test_grouped_coarse_fit_equals_full_width_fit():
-    """The coarse fit on row groups cut to their widest row (selected slots moved to the
-    front) gives the fit on all slots: same estimates to rounding, residuals and distances on
-    the selected slots, 0 and 1 elsewhere."""
-    import numpy as np
-
-    from truceline.analysis import associate as asc
-
-    rng = np.random.default_rng(3)
-    H, K = 1100, 32
-    src = rng.uniform(-20000, 20000, (H, 2))
-    ax, ay = rng.uniform(-40000, 40000, (H, K)), rng.uniform(-40000, 40000, (H, K))
-    c = rng.uniform(320, 345, (H, K))
-    wx, wy = rng.normal(0, 5, (H, K)), rng.normal(0, 5, (H, K))
-    d = np.hypot(ax - src[:, :1], ay - src[:, 1:])
-    v = c + (wx * (ax - src[:, :1]) + wy * (ay - src[:, 1:])) / d
-    t = 100.0 + d / v + rng.normal(0, 0.02, (H, K))
-    sig = np.full((H, K), 0.05)
-    # rows from 3 to K selected slots, scattered over the columns (gaps, like dropped outliers)
-    n = rng.integers(3, K + 1, H)
-    sel = np.argsort(rng.random((H, K)), axis=1) < n[:, None]
-    x0, y0 = src[:, 0] + rng.normal(0, 800, H), src[:, 1] + rng.normal(0, 800, H)
-    t00 = np.full(H, 99.0)
-    got = asc._fit(x0, y0, t00, sel, ax, ay, t, c, wx, wy, sig, iters=6)
-    ref = asc._fit_rows(x0, y0, t00, sel, ax, ay, t, c, wx, wy, sig, iters=6)
-    for a, b in zip(got[:3], ref[:3], strict=True):
-        assert np.allclose(a, b, rtol=0, atol=1e-6)
-    assert np.median(np.hypot(got[0] - src[:, 0], got[1] - src[:, 1])) < 50.0  # it did converge
-    assert np.allclose(got[3][sel], ref[3][sel], atol=1e-9) and not got[3][~sel].any()
-    assert np.allclose(got[4][sel], ref[4][sel], rtol=1e-12) and (got[4][~sel] == 1.0).all()
 
 
 def test_triangle_solutions_solve_tdoa_and_keep_every_true_triple():

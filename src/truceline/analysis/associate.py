@@ -31,10 +31,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.special import chdtri
 
-from . import geodesy
+from . import geodesy, kernels
 from .acoustic import Arrays, Detections
-
-_COMPOSITE_MAX = 2.0**62  # composite int64 sort keys below this (no overflow)
 
 
 def _isf(p, dof):
@@ -118,115 +116,17 @@ class _Index:
         return best, bestd
 
 
-def _cap(lo: np.ndarray, hi: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Shrink windows holding more than k candidates to their k middle ones: a safety bound
-    on the triple count in very dense scenes (salvos overlapping salvos); the true partner of
-    a detection near the window's middle is kept, and the source is still seeded from other
-    triangles."""
-    n = hi - lo
-    over = n > k
-    mid = (lo + hi) // 2
-    lo2 = np.where(over, mid - k // 2, lo)
-    return lo2, np.where(over, lo2 + k, hi)
-
-
-_FIT_GROUPS = 4  # row groups of similar width in `_fit` (at most) ...
-_FIT_GROUP_ROWS = 256  # ... of at least this many rows
-
-
-def _unique_inverse(code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`np.unique(code, return_inverse=True)` for non-negative int64 codes. When code and row
-    number fit in one int64 together, one plain sort of (code, row) replaces the slower
-    argsort; the result is the same."""
-    n = code.size
-    bits = max(1, int(n - 1).bit_length())
-    if n == 0 or int(code.max()) >= 1 << (62 - bits):
-        ucode, inv = np.unique(code, return_inverse=True)
-        return ucode, inv.ravel()
-    packed = np.sort((code << bits) | np.arange(n, dtype=np.int64))
-    srt = packed >> bits
-    new = np.empty(n, bool)
-    new[0] = True
-    np.not_equal(srt[1:], srt[:-1], out=new[1:])
-    inv = np.empty(n, np.int64)
-    inv[packed & ((1 << bits) - 1)] = np.cumsum(new) - 1
-    return srt[new], inv
-
-
 def _fit(x, y, t0, sel, ax, ay, t, c, wx, wy, sig, iters=6, robust=True):
-    """Coarse IRLS Gauss-Newton of (x, y, t0) for many hypotheses at once.
-    sel: (H,K) valid slots; ax, ay, t, c, wx, wy, sig: (H,K). Returns the estimates, the
-    residuals `r` (0 off the selected slots) and the distances `d` (1 off them).
-
-    Only the selected slots take part: the rows of a large batch are fitted in up to
-    `_FIT_GROUPS` groups (of >= `_FIT_GROUP_ROWS` rows) of similar slot counts, each with
-    its selected slots moved to the front (in their order) and cut after its widest row,
-    so that a few hypotheses with many arrays do not make all the others pay for as many
-    columns. Each row's fit depends on its own slots only (up to rounding)."""
-    H, K = sel.shape
-    groups = min(_FIT_GROUPS, H // _FIT_GROUP_ROWS)
-    if groups <= 1 or K <= 8:  # small batches: the gathers would cost more than they save
-        return _fit_rows(x, y, t0, sel, ax, ay, t, c, wx, wy, sig, iters, robust)
-    n = sel.sum(1)
-    rr, kk = np.nonzero(sel)  # row-major: each row's slots in order
-    rank = np.arange(rr.size) - np.repeat(np.cumsum(n) - n, n)
-    cols = np.zeros((H, K), np.int64)
-    cols[rr, rank] = kk
-    xo, yo, to = np.array(x, float), np.array(y, float), np.array(t0, float)
-    r_out, d_out = np.zeros((H, K)), np.ones((H, K))
-    for part in np.array_split(np.argsort(n, kind="stable"), groups):
-        if part.size == 0:
-            continue
-        w = max(1, int(n[part].max()))
-        pr, pc = part[:, None], cols[part, :w]
-        gsel = np.arange(w)[None, :] < n[part][:, None]
-        xs, ys, ts, r, d = _fit_rows(xo[part], yo[part], to[part], gsel, ax[pr, pc], ay[pr, pc], t[pr, pc],
-                                     c[pr, pc], wx[pr, pc], wy[pr, pc], sig[pr, pc], iters, robust)
-        xo[part], yo[part], to[part] = xs, ys, ts
-        gr, gk = np.nonzero(gsel)
-        r_out[part[gr], pc[gr, gk]] = r[gr, gk]
-        d_out[part[gr], pc[gr, gk]] = d[gr, gk]
-    return xo, yo, to, r_out, d_out
-
-
-def _fit_rows(x, y, t0, sel, ax, ay, t, c, wx, wy, sig, iters=6, robust=True):
-    """`_fit` on all slots as given."""
-    w0 = np.where(sel, 1.0 / sig**2, 0.0)  # the same every iteration
-    H = x.shape[0]
-    A = np.empty((H, 3, 3))
-    b = np.empty((H, 3))
-    for it in range(iters):
-        rx, ry = ax - x[:, None], ay - y[:, None]
-        d = np.maximum(np.hypot(rx, ry), 1.0)
-        ux, uy = rx / d, ry / d
-        v = c + wx * ux + wy * uy
-        r = np.where(sel, t - (t0[:, None] + d / v), 0.0)
-        w = w0
-        if robust and it < iters - 1:
-            z = np.abs(r) / sig
-            w = w / np.maximum(1.0, z / 3.0) ** 2  # downweight gross outliers (Cauchy-like)
-        h0, h1 = -ux / v, -uy / v
-        wh0, wh1 = w * h0, w * h1
-        A[:, 0, 0] = (wh0 * h0).sum(1)
-        A[:, 0, 1] = A[:, 1, 0] = (wh0 * h1).sum(1)
-        A[:, 0, 2] = A[:, 2, 0] = wh0.sum(1)
-        A[:, 1, 1] = (wh1 * h1).sum(1)
-        A[:, 1, 2] = A[:, 2, 1] = wh1.sum(1)
-        A[:, 2, 2] = a22 = w.sum(1)
-        b[:, 0], b[:, 1], b[:, 2] = (wh0 * r).sum(1), (wh1 * r).sum(1), (w * r).sum(1)
-        A += np.eye(3) * 1e-9 * (a22[:, None, None] + 1.0)
-        try:
-            step = np.linalg.solve(A, b[..., None])[..., 0]
-        except np.linalg.LinAlgError:
-            step = np.zeros((H, 3))
-        sn = np.hypot(step[:, 0], step[:, 1])
-        f = np.minimum(1.0, 5000.0 / np.maximum(sn, 1e-9))
-        x, y, t0 = x + step[:, 0] * f, y + step[:, 1] * f, t0 + step[:, 2] * f
-    rx, ry = ax - x[:, None], ay - y[:, None]
-    d = np.maximum(np.hypot(rx, ry), 1.0)
-    v = c + (wx * rx + wy * ry) / d
-    r = np.where(sel, t - (t0[:, None] + d / v), 0.0)
-    return x, y, t0, r, d
+    """Coarse IRLS Gauss-Newton of (x, y, t0) for many hypotheses at once
+    (`kernels.fit_rows`). sel: (H,K) valid slots; ax, ay, t, c, wx, wy, sig: (H,K). Returns
+    the estimates, the residuals `r` (0 off the selected slots) and the distances `d`.
+    Each row's fit depends on its own selected slots only."""
+    f = np.ascontiguousarray
+    sel = f(sel, dtype=bool)
+    shape = sel.shape
+    x, y, t0 = (f(np.broadcast_to(v, shape[:1]), dtype=float) for v in (x, y, t0))
+    ax, ay, t, c, wx, wy, sig = (f(np.broadcast_to(v, shape), dtype=float) for v in (ax, ay, t, c, wx, wy, sig))
+    return kernels.fit_rows(x, y, t0, sel, ax, ay, t, c, wx, wy, sig, int(iters), bool(robust))
 
 
 class Associator:
@@ -304,93 +204,27 @@ class Associator:
         return np.concatenate(xyz_parts), np.concatenate(trip_parts)
 
     def _triangle_chunk(self, tris, c_lo):
-        """Closed-form solutions of one chunk of triangles. The triangle geometry (sides,
-        the 2x2 inverse, the mean sound speed) is computed once per triangle and gathered
-        per triple; triples on degenerate triangles or without a real root are dropped
-        before the roots are evaluated."""
+        """Closed-form solutions of one chunk of triangles (`kernels.triangle_solutions`).
+        The triangle geometry (travel-time windows at the slowest plausible speed, sides
+        relative to the first array, the mean sound speed, the longest side) is computed
+        once per triangle here; triangles too flat to solve on are skipped."""
         cfg = self.cfg
         idx = self.index
         A, B, C = tris[:, 0], tris[:, 1], tris[:, 2]
-        span = idx.span
         XA, YA = self.X[A], self.Y[A]
-        dab = np.hypot(XA - self.X[B], YA - self.Y[B]) / c_lo + 0.5
-        dac = np.hypot(XA - self.X[C], YA - self.Y[C]) / c_lo + 0.5
-        dbc = np.hypot(self.X[B] - self.X[C], self.Y[B] - self.Y[C]) / c_lo + 0.5
-        # per-triangle geometry relative to the first array (numerically safe)
         x2t, y2t = self.X[B] - XA, self.Y[B] - YA
         x3t, y3t = self.X[C] - XA, self.Y[C] - YA
-        dett = 4.0 * (x2t * y3t - x3t * y2t)
-        cct = self.c_arr[tris].mean(1)
-        okt = np.abs(dett) > 1e3
-
-        def expand(counts):
-            rep = np.repeat(np.arange(counts.size), counts)
-            within = np.arange(rep.size) - np.repeat(np.cumsum(counts) - counts, counts)
-            return rep, within
-
-        # every detection at each (non-degenerate) triangle's first array
-        na = np.where(okt, idx.end[A] - idx.start[A], 0)
-        tri, w = expand(na)
-        pa = idx.start[A][tri] + w
-        ta = idx.t[pa]
-        # partners at the second array within the travel-time window
-        lo = np.searchsorted(idx.key, B[tri] * span + ta - dab[tri])
-        hi = np.searchsorted(idx.key, B[tri] * span + ta + dab[tri])
-        lo, hi = _cap(lo, hi, cfg.max_partners)
-        j, w = expand(hi - lo)
-        tri, pa, ta = tri[j], pa[j], ta[j]
-        pb = lo[j] + w
-        tb = idx.t[pb]
-        # partners at the third array consistent with both
-        lo = np.searchsorted(idx.key, C[tri] * span + np.maximum(ta - dac[tri], tb - dbc[tri]))
-        hi = np.searchsorted(idx.key, C[tri] * span + np.minimum(ta + dac[tri], tb + dbc[tri]))
-        lo, hi = _cap(lo, np.maximum(hi, lo), cfg.max_partners)
-        j, w = expand(np.maximum(hi - lo, 0))
-        tri, pa, pb = tri[j], pa[j], pb[j]
-        pc = lo[j] + w
-        empty = (np.zeros((0, 3)), np.zeros((0, 3), np.int64))
-        if pa.size == 0:
-            return empty
-        ta, tb, tc = idx.t[pa], idx.t[pb], idx.t[pc]
-        cc = cct[tri]
-        x2, y2, x3, y3, det = x2t[tri], y2t[tri], x3t[tri], y3t[tri], dett[tri]
-        r2, r3 = cc * (tb - ta), cc * (tc - ta)
-        b2, b3 = r2**2 - x2**2 - y2**2, r3**2 - x3**2 - y3**2
-        d2, d3 = -2.0 * r2, -2.0 * r3
-        # A = -2 [[x2, y2], [x3, y3]]; inverse = 1/det_A [[-2y3, 2y2], [2x3, -2x2]], det_A = 4(x2y3 - x3y2)
-        px = (-2.0 * y3 * b2 + 2.0 * y2 * b3) / det
-        py = (2.0 * x3 * b2 - 2.0 * x2 * b3) / det
-        qx = (-2.0 * y3 * d2 + 2.0 * y2 * d3) / det
-        qy = (2.0 * x3 * d2 - 2.0 * x2 * d3) / det
-        # s = p + q tau (from A s = b + d tau), then |s|^2 = tau^2
-        qa = qx**2 + qy**2 - 1.0
-        qb = 2.0 * (px * qx + py * qy)
-        qc = px**2 + py**2
-        disc = qb * qb - 4.0 * qa * qc
-        real = np.nonzero(disc >= 0)[0]
-        if real.size == 0:
-            return empty
-        tri, pa, pb, pc, ta, cc = tri[real], pa[real], pb[real], pc[real], ta[real], cc[real]
-        r2, r3, px, py, qx, qy, qa, qb = r2[real], r3[real], px[real], py[real], qx[real], qy[real], qa[real], qb[real]
-        sq = np.sqrt(disc[real])
-        qa_s = np.where(np.abs(qa) < 1e-12, 1e-12, qa)
-        ox, oy = XA[tri], YA[tri]
-        side_t = self._longest_side(tris) if cfg.az_gate_sigma > 0 else None
-        keep_x, keep_y, keep_t, keep_i = [], [], [], []
-        for sign in (-1.0, 1.0):
-            tau = (-qb + sign * sq) / (2.0 * qa_s)
-            g = np.nonzero((tau <= 0.0) & (r2 - tau >= 0.0) & (r3 - tau >= 0.0) & (-tau <= cfg.r_max_m))[0]
-            tg = tau[g]
-            sx, sy = px[g] + qx[g] * tg + ox[g], py[g] + qy[g] * tg + oy[g]
-            trip = np.stack([idx.order[pa[g]], idx.order[pb[g]], idx.order[pc[g]]], 1)
-            side = side_t[tri[g]] if side_t is not None else None
-            az_ok = self._azimuth_ok(trip, tris[tri[g]], sx, sy, side)
-            keep_x.append(sx[az_ok])
-            keep_y.append(sy[az_ok])
-            keep_t.append((ta[g] + tg / cc[g])[az_ok])
-            keep_i.append(trip[az_ok])
-        xyz = np.stack([np.concatenate(keep_x), np.concatenate(keep_y), np.concatenate(keep_t)], 1)
-        return xyz, np.concatenate(keep_i)
+        geom = np.stack([np.hypot(x2t, y2t) / c_lo + 0.5, np.hypot(x3t, y3t) / c_lo + 0.5,
+                         np.hypot(self.X[B] - self.X[C], self.Y[B] - self.Y[C]) / c_lo + 0.5,
+                         x2t, y2t, x3t, y3t, 4.0 * (x2t * y3t - x3t * y2t), self.c_arr[tris].mean(1),
+                         self._longest_side(tris)], 1)
+        az_sigma = np.ascontiguousarray(self.arrays.az_sigma, dtype=float)
+        rel = cfg.wind_max_mps / max(float(self.c_arr.min()), 300.0)
+        return kernels.triangle_solutions(
+            np.ascontiguousarray(tris, dtype=np.int64), self.X, self.Y, geom, idx.key, idx.t, idx.order,
+            idx.start, idx.end, float(idx.span), int(cfg.max_partners), float(cfg.r_max_m),
+            np.ascontiguousarray(self.dets.az, dtype=float), az_sigma, np.asarray(self.conv, dtype=float),
+            float(cfg.az_gate_sigma), float(cfg.az_gate_pos_m), rel)
 
     def _longest_side(self, arr: np.ndarray) -> np.ndarray:
         """Longest side (m) of each array triangle (rows of `arr`)."""
@@ -399,56 +233,15 @@ class Associator:
                                   np.hypot(X[:, 0] - X[:, 2], Y[:, 0] - Y[:, 2]),
                                   np.hypot(X[:, 1] - X[:, 2], Y[:, 1] - Y[:, 2])])
 
-    def _azimuth_ok(self, trip: np.ndarray, arr: np.ndarray, sx: np.ndarray, sy: np.ndarray,
-                    side: np.ndarray | None = None) -> np.ndarray:
-        """Triangle solutions consistent with the azimuths their detections report (where
-        they report one; the field is optional): the bearing from each such array to the
-        solution within `az_gate_sigma` registry sigmas, plus the angle a position error of
-        `az_gate_pos_m` subtends, plus the direction error of a 3-array TDOA solution made
-        without wind (relative speed error wind_max / c, amplified by range / triangle size).
-        Most chance triples (detections of different sources) fail it; real triples keep
-        theirs, and a source needs only two triangles to be proposed. No azimuths: no gate."""
-        cfg = self.cfg
-        ok = np.ones(trip.shape[0], bool)
-        if cfg.az_gate_sigma <= 0:
-            return ok
-        az = self.dets.az[trip]
-        has = np.isfinite(az)
-        if not has.any():
-            return ok
-        if side is None:
-            side = self._longest_side(arr)
-        rel = cfg.wind_max_mps / max(float(self.c_arr.min()), 300.0)
-        for k in range(3):
-            h = np.nonzero(has[:, k] & ok)[0]  # rows already rejected need no more tests
-            if h.size == 0:
-                continue
-            a = arr[h, k]
-            ex, ny = sx[h] - self.X[a], sy[h] - self.Y[a]
-            d = np.hypot(ex, ny)
-            pred = np.arctan2(ex, ny) + self.conv[a]
-            dev = np.abs((az[h, k] - pred + np.pi) % (2.0 * np.pi) - np.pi)
-            tol = (cfg.az_gate_sigma * self.arrays.az_sigma[a] + np.arctan2(cfg.az_gate_pos_m, d)
-                   + rel * d / np.maximum(side[h], 1.0))
-            ok[h] &= dev <= tol
-        return ok
-
-    def _buckets(self, xyz: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Bucket codes of the triangle solutions on the two half-shifted grids: per grid the
-        sorted distinct codes and each solution's index into them."""
+    def _buckets(self, xyz: np.ndarray) -> tuple[np.ndarray, int]:
+        """Bucket of every triangle solution on each of the two half-shifted grids: (2, N)
+        bucket numbers, distinct across both grids (numbered in order of first appearance,
+        `kernels.dense_ids`), and the number of buckets."""
         if xyz.shape[0] == 0:
-            return []
-        L = self.cfg.cluster_m
-        pts = np.c_[xyz[:, 0], xyz[:, 1], xyz[:, 2] * 330.0]
-        out = []
-        for off in (0.0, 0.5):
-            k = np.floor(pts / L + off).astype(np.int64)
-            k -= k.min(0)
-            span = k.max(0) + 1
-            code = (k[:, 0] * span[1] + k[:, 1]) * span[2] + k[:, 2]
-            code = code * 2 + int(off > 0)
-            out.append(_unique_inverse(code))
-        return out
+            return np.zeros((2, 0), np.int64), 0
+        codes = kernels.grid_codes(np.ascontiguousarray(xyz, dtype=float), self.cfg.cluster_m, 330.0)
+        ids, nb = kernels.dense_ids(codes)
+        return ids.reshape(2, -1), int(nb)
 
     def triangle_hypotheses(self, used: np.ndarray | None = None):
         """`hypotheses` with the seeds of every hypothesis (H,K) as third element."""
@@ -470,41 +263,13 @@ class Associator:
         empty = (np.zeros((0, 3)), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3), np.int64))
         if xyz.shape[0] == 0:
             return empty
-        codes = self._bucket_cache
-        sel = None  # rows of the solutions taking part (None: all)
-        if used is not None and used.any():
-            busy = used[trip].any(1)
-            if busy.any():
-                sel = np.nonzero(~busy)[0]
-                if sel.size == 0:
-                    return empty
-                codes = [(ucode, inv[sel]) for ucode, inv in codes]
-        best_key = None
-        best_cnt = None
-        # bucket codes are computed once per window (sort); each pass only recounts (bincount).
-        # A bucket is named by its rank among both grids' distinct codes (code order).
-        if getattr(self, "_bucket_rank", None) is None:
-            # rank of every bucket among both grids' codes: hypotheses in code order
-            allc = np.concatenate([u for u, _ in self._bucket_cache])  # all distinct
-            self._bucket_rank = _unique_inverse(allc)[1]
-        rank_of = self._bucket_rank
-        base = 0
-        for ucode, inv in codes:
-            c = np.bincount(inv, minlength=ucode.size)[inv]
-            k = rank_of[inv.astype(np.int64) + base]
-            base += ucode.size
-            if best_key is None:
-                best_key, best_cnt = k, c
-            else:
-                better = c > best_cnt
-                best_key = np.where(better, k, best_key)
-                best_cnt = np.where(better, c, best_cnt)
-        keep = np.nonzero(best_cnt >= cfg.min_support)[0]
-        if keep.size == 0:
+        ids, base = self._bucket_cache
+        free = np.zeros(len(self.dets), bool) if used is None else used
+        rows, key = kernels.free_buckets(ids, trip, free, base, int(cfg.min_support))
+        if rows.size == 0:
             return empty
-        rows = keep if sel is None else sel[keep]
-        trip, key = trip[rows], best_key[keep]
-        # distinct buckets in code order without a sort (bincount over the bucket index)
+        trip = trip[rows]
+        # distinct buckets in number order without a sort (bincount over the bucket number)
         present = np.bincount(key, minlength=base) > 0
         remap = np.cumsum(present) - 1
         inv = remap[key]
@@ -512,43 +277,18 @@ class Associator:
         n = np.bincount(inv, minlength=H)
         start = np.stack([np.bincount(inv, xyz[rows, 0], H) / n, np.bincount(inv, xyz[rows, 1], H) / n,
                           np.bincount(inv, xyz[rows, 2] * 330.0, H) / n], 1)
-        order = np.argsort(-n, kind="stable")  # fullest first (ties in code order)
+        order = np.argsort(-n, kind="stable")  # fullest first (ties: first appearance)
         pos = np.empty(H, np.int64)
         pos[order] = np.arange(H)
         return start[order], n[order], pos[inv], trip
 
     def _seeds(self, inv: np.ndarray, trip: np.ndarray, H: int) -> np.ndarray:
-        """Seeds (H, K) of the hypotheses: per hypothesis and array the detection most often
-        in its solutions (ties: the lowest index), arrays in index order. `inv`: hypothesis of
-        each solution, `trip` its detections."""
+        """Seeds (H, K) of the hypotheses (`kernels.seeds`): per hypothesis and array the
+        detection most often in its solutions (ties: the lowest index), arrays in index
+        order. `inv`: hypothesis of each solution, `trip` its detections."""
         K = min(self.cfg.refine_near, self.nA)
-        nD1 = len(self.dets) + 1
-        nA = self.nA
-        dd = trip.ravel().astype(np.int64)
-        hh = np.repeat(inv.astype(np.int64), 3)
-        aa = self.dets.arr[dd].astype(np.int64)
-        if float(H) * nA * nD1 < _COMPOSITE_MAX and (3.0 * trip.shape[0] + 1) * nD1 < _COMPOSITE_MAX:
-            # one sort of the (hypothesis, array, detection) key; per (hypothesis, array) the
-            # largest count, then the smallest detection, as one int64 maximum per group
-            u, cnt = np.unique((hh * nA + aa) * nD1 + dd, return_counts=True)
-            ha, d_u = u // nD1, u % nD1
-            grp = np.flatnonzero(np.r_[True, ha[1:] != ha[:-1]])
-            score = np.maximum.reduceat(cnt.astype(np.int64) * nD1 + (nD1 - 1 - d_u), grp)
-            hh, dd = ha[grp] // nA, nD1 - 1 - score % nD1
-        else:
-            uhd, c_hd = np.unique(hh * nD1 + dd, return_counts=True)
-            hh, dd = uhd // nD1, uhd % nD1
-            aa = self.dets.arr[dd].astype(np.int64)
-            o = np.lexsort((-c_hd, aa, hh))
-            hh, dd, aa = hh[o], dd[o], aa[o]
-            first = np.ones(hh.size, bool)
-            first[1:] = (hh[1:] != hh[:-1]) | (aa[1:] != aa[:-1])
-            hh, dd = hh[first], dd[first]
-        rank = np.arange(hh.size) - np.searchsorted(hh, hh)
-        ok = rank < K
-        seed = np.full((H, K), -1, dtype=np.int64)
-        seed[hh[ok], rank[ok]] = dd[ok]
-        return seed
+        return kernels.seeds(np.ascontiguousarray(inv, dtype=np.int64), np.ascontiguousarray(trip, dtype=np.int64),
+                             self.dets.arr, int(H), int(K), len(self.dets))
 
     def run(self, used: np.ndarray | None = None) -> Clusters:
         cfg = self.cfg
@@ -695,30 +435,9 @@ class Associator:
             ok &= ~used[di] & (np.abs(tt - tpred) <= window)
             tau[:, :, j] = np.where(ok, tt - travel, np.nan)
             dsel[:, :, j] = np.where(ok, di, -1)
-        kc = min(n_cand_slots, K)
-        cands = tau[:, :kc, :].reshape(H, kc * n_off)
         g = cfg.tau_gate_s
-        # arrays agreeing with each candidate: any of an array's offsets within the gate
-        # (one offset at a time: (H, C, K) temporaries instead of one (H, C, K, O))
-        close = np.zeros((H, cands.shape[1], K), bool)
-        diff = np.empty((H, cands.shape[1], K))
-        hit = np.empty((H, cands.shape[1], K), bool)
-        for j in range(n_off):
-            np.subtract(tau[:, None, :, j], cands[:, :, None], out=diff)
-            np.less_equal(np.abs(diff, out=diff), g, out=hit)
-            close |= hit
-        count = np.count_nonzero(close, axis=-1).astype(float)
-        count[np.isnan(cands)] = -1.0
-        best = np.argmax(count, axis=1)
-        tau_star = cands[np.arange(H), best]
-        nbest = count[np.arange(H), best]
+        tau_star, nbest, seed, dmin = kernels.tau_vote(tau, dsel, n_cand_slots, g)
         good = nbest >= cfg.min_arrays
-        # per array the detection nearest tau*, then refit from those
-        dev = np.abs(tau - tau_star[:, None, None])
-        dev = np.where(np.isnan(dev), np.inf, dev)
-        j = np.argmin(dev, axis=2)
-        dmin = np.take_along_axis(dev, j[..., None], 2)[..., 0]
-        seed = np.take_along_axis(dsel, j[..., None], 2)[..., 0]
         sel = good[:, None] & (dmin <= g) & (seed >= 0)
         if not sel.any():
             return x, y, t0

@@ -1,0 +1,433 @@
+"""Compiled inner loops of the association (Numba).
+
+The association's hot paths work on many small problems at once (tens of thousands of
+hypotheses a window, each with up to `refine_near` array slots). As NumPy array
+expressions they allocate a dozen (H, K) temporaries per Gauss-Newton iteration and an
+(H, C, K) cube per emission-time vote; compiled, each hypothesis is a short loop in cache.
+The results are the same computations (the summation order differs in the last bits), so
+the NumPy forms they replaced are the reference in `tests/test_analysis_kernels.py`.
+
+Compiled on first use and cached beside the module (`cache=True`), so a fresh process pays
+the compilation once (a few seconds) and later processes load it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def _solve3(A, b):
+    """Solve the 3x3 system A s = b by Gaussian elimination with partial pivoting (A, b
+    are scratch: overwritten). Returns zeros when A is singular."""
+    s = np.zeros(3)
+    for col in range(3):
+        piv = col
+        for r in range(col + 1, 3):
+            if abs(A[r, col]) > abs(A[piv, col]):
+                piv = r
+        if A[piv, col] == 0.0:
+            return np.zeros(3)
+        if piv != col:
+            for k in range(3):
+                A[col, k], A[piv, k] = A[piv, k], A[col, k]
+            b[col], b[piv] = b[piv], b[col]
+        for r in range(col + 1, 3):
+            f = A[r, col] / A[col, col]
+            for k in range(col, 3):
+                A[r, k] -= f * A[col, k]
+            b[r] -= f * b[col]
+    for r in range(2, -1, -1):
+        acc = b[r]
+        for k in range(r + 1, 3):
+            acc -= A[r, k] * s[k]
+        s[r] = acc / A[r, r]
+    return s
+
+
+@njit(cache=True, nogil=True)
+def fit_rows(x, y, t0, sel, ax, ay, t, c, wx, wy, sig, iters, robust):
+    """IRLS Gauss-Newton of (x, y, t0) per row over its selected slots (see
+    `associate._fit`): arrival t = t0 + d / (c + w . u), weights 1/sig^2, gross outliers
+    down-weighted (Cauchy-like, |z| > 3) in all but the last iteration, steps capped at
+    5 km. Returns the estimates, residuals (0 off the selected slots) and distances."""
+    H, K = sel.shape
+    xo = np.empty(H)
+    yo = np.empty(H)
+    to = np.empty(H)
+    r_out = np.zeros((H, K))
+    d_out = np.empty((H, K))
+    A = np.empty((3, 3))
+    b = np.empty(3)
+    for h in range(H):
+        xh, yh, th = x[h], y[h], t0[h]
+        for it in range(iters):
+            a00 = a01 = a02 = a11 = a12 = a22 = 0.0
+            b0 = b1 = b2 = 0.0
+            down = robust and it < iters - 1
+            for k in range(K):
+                if not sel[h, k]:
+                    continue
+                rx, ry = ax[h, k] - xh, ay[h, k] - yh
+                d = max(np.hypot(rx, ry), 1.0)
+                ux, uy = rx / d, ry / d
+                v = c[h, k] + wx[h, k] * ux + wy[h, k] * uy
+                r = t[h, k] - (th + d / v)
+                s = sig[h, k]
+                w = 1.0 / (s * s)
+                if down:
+                    z = abs(r) / s / 3.0
+                    if z > 1.0:
+                        w /= z * z
+                h0, h1 = -ux / v, -uy / v
+                wh0, wh1 = w * h0, w * h1
+                a00 += wh0 * h0
+                a01 += wh0 * h1
+                a02 += wh0
+                a11 += wh1 * h1
+                a12 += wh1
+                a22 += w
+                b0 += wh0 * r
+                b1 += wh1 * r
+                b2 += w * r
+            eps = 1e-9 * (a22 + 1.0)
+            A[0, 0], A[0, 1], A[0, 2] = a00 + eps, a01, a02
+            A[1, 0], A[1, 1], A[1, 2] = a01, a11 + eps, a12
+            A[2, 0], A[2, 1], A[2, 2] = a02, a12, a22 + eps
+            b[0], b[1], b[2] = b0, b1, b2
+            step = _solve3(A, b)
+            sn = np.hypot(step[0], step[1])
+            f = min(1.0, 5000.0 / max(sn, 1e-9))
+            xh += step[0] * f
+            yh += step[1] * f
+            th += step[2] * f
+        xo[h], yo[h], to[h] = xh, yh, th
+        for k in range(K):
+            rx, ry = ax[h, k] - xh, ay[h, k] - yh
+            d = max(np.hypot(rx, ry), 1.0)
+            d_out[h, k] = d
+            if sel[h, k]:
+                v = c[h, k] + (wx[h, k] * rx + wy[h, k] * ry) / d
+                r_out[h, k] = t[h, k] - (th + d / v)
+    return xo, yo, to, r_out, d_out
+
+
+@njit(cache=True, nogil=True)
+def tau_vote(tau, dsel, n_cand_slots, gate):
+    """Per hypothesis, the emission time most arrays agree on (see `Associator._tau_mode`).
+
+    tau (H, K, O): emission times implied by the detections near each slot's predicted
+    arrival (NaN: none); dsel (H, K, O) their detection indices. Candidates are the taus of
+    the first `n_cand_slots` slots; a candidate's count is the number of slots with any tau
+    within `gate` of it (ties: the first candidate in slot-major order). Returns tau*, the
+    count, and per slot the detection nearest tau* with its |deviation| (-1 / inf: none)."""
+    H, K, n_off = tau.shape
+    kc = min(n_cand_slots, K)
+    tau_star = np.full(H, np.nan)
+    nbest = np.full(H, -1.0)
+    seed = np.full((H, K), -1, np.int64)
+    dmin = np.full((H, K), np.inf)
+    for h in range(H):
+        best_c = -1.0
+        best_t = np.nan
+        for kk in range(kc):
+            for jj in range(n_off):
+                cand = tau[h, kk, jj]
+                if np.isnan(cand):
+                    continue
+                cnt = 0
+                for k in range(K):
+                    for j in range(n_off):
+                        if abs(tau[h, k, j] - cand) <= gate:  # False for NaN
+                            cnt += 1
+                            break
+                if cnt > best_c:
+                    best_c = float(cnt)
+                    best_t = cand
+        tau_star[h] = best_t
+        nbest[h] = best_c
+        if best_c < 0:
+            continue
+        for k in range(K):
+            bd = np.inf
+            bj = -1
+            for j in range(n_off):
+                tv = tau[h, k, j]
+                if np.isnan(tv):
+                    continue
+                dv = abs(tv - best_t)
+                if dv < bd:
+                    bd = dv
+                    bj = j
+            if bj >= 0:
+                dmin[h, k] = bd
+                seed[h, k] = dsel[h, k, bj]
+    return tau_star, nbest, seed, dmin
+
+
+@njit(cache=True, nogil=True)
+def _capped(lo, hi, k):
+    """A travel-time window [lo, hi) holding more than k candidates shrunk to its k middle
+    ones (see `associate._cap`)."""
+    if hi - lo > k:
+        lo = (lo + hi) // 2 - k // 2
+        hi = lo + k
+    return lo, hi
+
+
+@njit(cache=True, nogil=True)
+def triangle_solutions(tris, X, Y, geom, key, tsort, order, start, end, span, max_partners, r_max,
+                       az, az_sigma, conv, az_gate_sigma, az_gate_pos_m, rel):
+    """Closed-form source solutions of every time-consistent detection triple on the array
+    triangles `tris` (see `Associator._triangle_chunk`).
+
+    geom (T, 10) per triangle: the B and C windows dab, dac, dbc (s), the sides
+    x2, y2, x3, y3 relative to the first array, 4 x their 2x2 determinant, the mean sound
+    speed and the longest side. Detections are addressed through the (array, time) index:
+    `key` = array * span + time (sorted), `tsort` the times, `order` the detection index of
+    each position, `start`/`end` each array's range. Windows holding more than
+    `max_partners` candidates keep their middle ones. Solutions must lie before the
+    arrivals and within `r_max` of the first array; where a detection reports an azimuth
+    (finite `az`) the bearing to the solution must agree within the gate (no gate when
+    az_gate_sigma <= 0): within `az_gate_sigma` registry sigmas, plus the angle a position
+    error of `az_gate_pos_m` subtends, plus the direction error of a 3-array solution made
+    without wind (relative speed error `rel` = wind_max / c, amplified by range / triangle
+    size). Most chance triples (detections of different sources) fail it; real triples keep
+    theirs, and a source needs only two triangles to be proposed.
+    Returns (N, 3) positions and emission times, (N, 3) detections."""
+    cap = 1024
+    out_x = np.empty((cap, 3))
+    out_i = np.empty((cap, 3), np.int64)
+    n = 0
+    gate = az_gate_sigma > 0.0
+    for ti in range(tris.shape[0]):
+        g = geom[ti]
+        det4 = g[7]
+        if not abs(det4) > 1e3:
+            continue
+        dab, dac, dbc = g[0], g[1], g[2]
+        x2, y2, x3, y3 = g[3], g[4], g[5], g[6]
+        cc, side = g[8], g[9]
+        a, b, c = tris[ti, 0], tris[ti, 1], tris[ti, 2]
+        oxa, oya = X[a], Y[a]
+        bspan, cspan = b * span, c * span
+        cs, ce = start[c], end[c]
+        lo_b, hi_b = start[b], start[b]
+        for pa in range(start[a], end[a]):
+            ta = tsort[pa]
+            # the arrivals at A are in time order: B's window only moves forward
+            while lo_b < end[b] and key[lo_b] < bspan + ta - dab:
+                lo_b += 1
+            if hi_b < lo_b:
+                hi_b = lo_b
+            while hi_b < end[b] and key[hi_b] < bspan + ta + dab:
+                hi_b += 1
+            lo, hi = _capped(lo_b, hi_b, max_partners)
+            for pb in range(lo, hi):
+                tb = tsort[pb]
+                lo2 = cs + np.searchsorted(key[cs:ce], cspan + max(ta - dac, tb - dbc))
+                hi2 = cs + np.searchsorted(key[cs:ce], cspan + min(ta + dac, tb + dbc))
+                lo2, hi2 = _capped(lo2, max(hi2, lo2), max_partners)
+                for pc in range(lo2, hi2):
+                    tc = tsort[pc]
+                    r2, r3 = cc * (tb - ta), cc * (tc - ta)
+                    b2, b3 = r2 * r2 - x2 * x2 - y2 * y2, r3 * r3 - x3 * x3 - y3 * y3
+                    d2, d3 = -2.0 * r2, -2.0 * r3
+                    px = (-2.0 * y3 * b2 + 2.0 * y2 * b3) / det4
+                    py = (2.0 * x3 * b2 - 2.0 * x2 * b3) / det4
+                    qx = (-2.0 * y3 * d2 + 2.0 * y2 * d3) / det4
+                    qy = (2.0 * x3 * d2 - 2.0 * x2 * d3) / det4
+                    qa = qx * qx + qy * qy - 1.0
+                    qb = 2.0 * (px * qx + py * qy)
+                    qc = px * px + py * py
+                    disc = qb * qb - 4.0 * qa * qc
+                    if not disc >= 0.0:
+                        continue
+                    sq = np.sqrt(disc)
+                    qa_s = 1e-12 if abs(qa) < 1e-12 else qa
+                    for sign in (-1.0, 1.0):
+                        tau = (-qb + sign * sq) / (2.0 * qa_s)
+                        if not (tau <= 0.0 and r2 - tau >= 0.0 and r3 - tau >= 0.0 and -tau <= r_max):
+                            continue
+                        sx, sy = px + qx * tau + oxa, py + qy * tau + oya
+                        da, db, dc = order[pa], order[pb], order[pc]
+                        ok = True
+                        if gate:
+                            for k in range(3):
+                                dk = da if k == 0 else (db if k == 1 else dc)
+                                azk = az[dk]
+                                if not np.isfinite(azk):
+                                    continue
+                                ak = a if k == 0 else (b if k == 1 else c)
+                                ex, ny = sx - X[ak], sy - Y[ak]
+                                dist = np.hypot(ex, ny)
+                                pred = np.arctan2(ex, ny) + conv[ak]
+                                dev = abs((azk - pred + np.pi) % (2.0 * np.pi) - np.pi)
+                                tol = (az_gate_sigma * az_sigma[ak] + np.arctan2(az_gate_pos_m, dist)
+                                       + rel * dist / max(side, 1.0))
+                                if not dev <= tol:
+                                    ok = False
+                                    break
+                        if not ok:
+                            continue
+                        if n == cap:
+                            cap *= 2
+                            nx = np.empty((cap, 3))
+                            nx[:n] = out_x[:n]
+                            ni = np.empty((cap, 3), np.int64)
+                            ni[:n] = out_i[:n]
+                            out_x, out_i = nx, ni
+                        out_x[n, 0], out_x[n, 1], out_x[n, 2] = sx, sy, ta + tau / cc
+                        out_i[n, 0], out_i[n, 1], out_i[n, 2] = da, db, dc
+                        n += 1
+    return out_x[:n].copy(), out_i[:n].copy()
+
+
+@njit(cache=True, nogil=True)
+def dense_ids(codes):
+    """Number the distinct values of non-negative int64 `codes` 0, 1, 2, ... in order of first
+    appearance (an open-addressing hash table: one pass, no sort). Returns each code's
+    number and how many distinct codes there are."""
+    n = codes.size
+    bits = 4
+    while (1 << bits) < 2 * n:
+        bits += 1
+    size = 1 << bits
+    mask = size - 1
+    keys = np.full(size, -1, np.int64)
+    vals = np.empty(size, np.int64)
+    out = np.empty(n, np.int64)
+    mult = np.uint64(0x9E3779B97F4A7C15)
+    shift = np.uint64(64 - bits)
+    m = 0
+    for i in range(n):
+        k = codes[i]
+        slot = np.int64((np.uint64(k) * mult) >> shift)
+        while True:
+            kk = keys[slot]
+            if kk == k:
+                out[i] = vals[slot]
+                break
+            if kk == -1:
+                keys[slot] = k
+                vals[slot] = m
+                out[i] = m
+                m += 1
+                break
+            slot = (slot + 1) & mask
+    return out, m
+
+
+@njit(cache=True, nogil=True)
+def grid_codes(xyz, cell, tscale):
+    """Cell codes of points (x, y, t) on two grids of `cell` (x, y metres; t * tscale), the
+    second shifted by half a cell: (2N,) non-negative int64, the first grid's N even, the
+    second's N odd (distinct across the grids)."""
+    n = xyz.shape[0]
+    out = np.empty(2 * n, np.int64)
+    if n == 0:
+        return out
+    lo = np.empty(3)
+    hi = np.empty(3)
+    for d in range(3):
+        lo[d] = np.inf
+        hi[d] = -np.inf
+    for i in range(n):
+        for d in range(3):
+            v = xyz[i, d] * (tscale if d == 2 else 1.0) / cell
+            lo[d] = min(lo[d], v)
+            hi[d] = max(hi[d], v)
+    for g in range(2):
+        off = 0.5 * g
+        k0 = np.empty(3, np.int64)
+        span = np.empty(3, np.int64)
+        for d in range(3):
+            k0[d] = np.int64(np.floor(lo[d] + off))
+            span[d] = np.int64(np.floor(hi[d] + off)) - k0[d] + 1
+        for i in range(n):
+            kx = np.int64(np.floor(xyz[i, 0] / cell + off)) - k0[0]
+            ky = np.int64(np.floor(xyz[i, 1] / cell + off)) - k0[1]
+            kt = np.int64(np.floor(xyz[i, 2] * tscale / cell + off)) - k0[2]
+            out[g * n + i] = ((kx * span[1] + ky) * span[2] + kt) * 2 + g
+    return out
+
+
+@njit(cache=True, nogil=True)
+def free_buckets(ids, trip, used, n_buckets, min_support):
+    """One association pass's hypotheses among the triangle solutions (see
+    `Associator.hypotheses`): solutions whose three detections are all unused are counted
+    per bucket on both grids (`ids` (2, N) bucket numbers); each takes the fuller of its
+    two buckets (ties: the first grid's), and those in a bucket of >= `min_support` free
+    solutions are returned as (solution rows, bucket)."""
+    n = ids.shape[1]
+    cnt = np.zeros(n_buckets, np.int64)
+    free = np.empty(n, np.bool_)
+    for i in range(n):
+        f = not (used[trip[i, 0]] or used[trip[i, 1]] or used[trip[i, 2]])
+        free[i] = f
+        if f:
+            cnt[ids[0, i]] += 1
+            cnt[ids[1, i]] += 1
+    rows = np.empty(n, np.int64)
+    keys = np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        if not free[i]:
+            continue
+        c0, c1 = cnt[ids[0, i]], cnt[ids[1, i]]
+        k, c = (ids[1, i], c1) if c1 > c0 else (ids[0, i], c0)
+        if c >= min_support:
+            rows[m] = i
+            keys[m] = k
+            m += 1
+    return rows[:m].copy(), keys[:m].copy()
+
+
+@njit(cache=True, nogil=True)
+def seeds(inv, trip, det_arr, H, K, n_dets):
+    """Seeds (H, K) of hypotheses (see `Associator._seeds`): per hypothesis and array the
+    detection most often among its solutions' detections (ties: the lowest index), arrays in
+    index order, the first K kept (-1: empty slot). `inv`: hypothesis of each solution,
+    `trip` its three detections, `det_arr` each detection's array."""
+    n = inv.size
+    start = np.zeros(H + 1, np.int64)
+    for i in range(n):
+        start[inv[i] + 1] += 3
+    for h in range(H):
+        start[h + 1] += start[h]
+    fill = start[:-1].copy()
+    nd1 = np.int64(n_dets) + 1
+    key = np.empty(3 * n, np.int64)
+    for i in range(n):
+        h = inv[i]
+        for j in range(3):
+            d = trip[i, j]
+            key[fill[h]] = np.int64(det_arr[d]) * nd1 + d
+            fill[h] += 1
+    out = np.full((H, K), -1, np.int64)
+    for h in range(H):
+        s, e = start[h], start[h + 1]
+        if e == s:
+            continue
+        grp = np.sort(key[s:e])
+        slot = -1
+        cur_arr = -1
+        best_c = 0
+        i = 0
+        while i < grp.size:
+            j = i
+            while j < grp.size and grp[j] == grp[i]:
+                j += 1
+            a, d, c = grp[i] // nd1, grp[i] % nd1, j - i
+            if a != cur_arr:
+                slot += 1
+                if slot >= K:
+                    break
+                cur_arr = a
+                best_c = 0
+            if c > best_c:  # dets ascending within an array: ties keep the lowest
+                best_c = c
+                out[h, slot] = d
+            i = j
+    return out
