@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from scenario_gen import make_scenario
 from truceline.analysis import associate as asc
-from truceline.analysis import kernels
+from truceline.analysis import kernels, salvo
 from truceline.analysis.acoustic import build_tables
+from truceline.analysis.salvo import MIN_MATCHES
 
 # ---- NumPy references (the pre-compiled implementations) ---------------------------------
 
@@ -250,6 +251,64 @@ def _ref_free_buckets(ids, trip, used, n_buckets, min_support):
     return sel[keep], key[keep]
 
 
+def _ref_nearest(idx, arr, tpred, used):
+    key = tpred + arr.astype(float) * idx.span
+    pos = np.searchsorted(idx.key, key)
+    s, e = idx.start[arr], idx.end[arr]
+    best = np.full(arr.shape, -1, dtype=np.int64)
+    bestd = np.full(arr.shape, np.inf)
+    for off in (-2, -1, 0, 1):
+        p = pos + off
+        ok = (p >= s) & (p < e)
+        pc = np.clip(p, 0, max(len(idx.key) - 1, 0))
+        di = idx.order[pc]
+        dt = np.abs(idx.t[pc] - tpred)
+        ok &= ~used[di]
+        better = ok & (dt < bestd)
+        best = np.where(better, di, best)
+        bestd = np.where(better, dt, bestd)
+    return best, bestd
+
+
+def _ref_nearby(idx, pos, ca, valid, tpred, travel, window, used, offsets):
+    H, K = pos.shape
+    tau = np.full((H, K, len(offsets)), np.nan)
+    dsel = np.full((H, K, len(offsets)), -1, dtype=np.int64)
+    s_, e_ = idx.start[ca], idx.end[ca]
+    for j, off in enumerate(offsets):
+        p = pos + off
+        ok = valid & (p >= s_) & (p < e_)
+        pc = np.clip(p, 0, len(idx.key) - 1)
+        di = idx.order[pc]
+        tt = idx.t[pc]
+        ok &= ~used[di] & (np.abs(tt - tpred) <= window)
+        tau[:, :, j] = np.where(ok, tt - travel, np.nan)
+        dsel[:, :, j] = np.where(ok, di, -1)
+    return tau, dsel
+
+
+def _ref_align(a: np.ndarray, r: np.ndarray, expect: float, slack: float, gate: float) -> tuple[float, int] | None:
+    """Shift d with a_i ~ r_j + d for the most pairs, within `expect +- slack`; None when the
+    best is ambiguous (another shift, more than 2 gates away, matches as many) or weak."""
+    diffs = a[:, None] - r[None, :]  # every pairing's shift, computed once
+    cand = diffs.ravel()
+    cand = cand[np.abs(cand - expect) <= slack]
+    if cand.size == 0:
+        return None
+    # score every candidate shift: onsets of `a` matched by some onset of `r` shifted by it
+    score = (np.abs(diffs[None, :, :] - cand[:, None, None]).min(axis=2) <= gate).sum(axis=1)
+    best = int(score.max())
+    if best < MIN_MATCHES:
+        return None
+    top = cand[score == best]
+    lo, hi = float(top.min()), float(top.max())
+    if hi - lo > 2.0 * gate:
+        return None
+    d0 = 0.5 * (lo + hi)  # all within two gates of each other
+    matched = np.abs(diffs - d0) <= gate
+    return float(diffs[matched].mean()), best
+
+
 # ---- tests ---------------------------------------------------------------------------------
 
 
@@ -378,3 +437,70 @@ def test_compiled_seeds_and_pass_buckets_equal_numpy_forms():
         assert start.shape[0] > 30 and (n >= 1).all() and (np.diff(n) <= 0).all()  # fullest first
         assert not used[tr].any()
         assert np.array_equal(a._seeds(hyp, tr, start.shape[0]), _ref_seeds(a, hyp, tr, start.shape[0]))
+
+
+def test_compiled_arrival_lookups_equal_numpy_lookups():
+    """Nearest unused arrival per (array, predicted time), and the unused arrivals around
+    each predicted arrival, as the NumPy forms found them: predictions before, inside and
+    after each array's detections, arrays without any, a third of detections used."""
+    sc = make_scenario(seed=75, n_arrays=20, extent_m=30000, detect_range_m=18000, n_shots=40)
+    arrays, dets = build_tables([r for r in sc.reports if r["kind"] == "acoustic"], _registry(sc))
+    a = asc.Associator(arrays, dets, asc.AssociationConfig())
+    idx = a.index
+    rng = np.random.default_rng(1)
+    used = rng.random(len(dets)) < 0.3
+    n = 5000
+    arr = rng.integers(0, a.nA, n)
+    lo, hi = float(dets.t.min()), float(dets.t.max())
+    tpred = rng.uniform(lo - 200.0, hi + 200.0, n)
+    tpred[:500] = dets.t[rng.integers(0, len(dets), 500)] + rng.normal(0, 0.05, 500)  # on arrivals
+    got = idx.nearest(arr, tpred, used)
+    ref = _ref_nearest(idx, arr, tpred, used)
+    assert (got[0] >= 0).sum() > 1000
+    assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
+    H, K = 400, 12
+    ca = rng.integers(0, a.nA, (H, K))
+    valid = rng.random((H, K)) < 0.9
+    tp = rng.uniform(lo, hi, (H, K))
+    tp[:100] = dets.t[rng.integers(0, len(dets), (100, K))]
+    travel = rng.uniform(0.0, 60.0, (H, K))
+    window = rng.uniform(0.5, 6.0, (H, K))
+    pos = np.searchsorted(idx.key, tp + ca * idx.span)
+    offsets = np.array([-3, -2, -1, 0, 1, 2])
+    got = kernels.nearby_arrivals(pos, ca, valid, tp, travel, window, idx.t, idx.order, idx.start, idx.end, used,
+                                  offsets)
+    ref = _ref_nearby(idx, pos, ca, valid, tp, travel, window, used, offsets)
+    assert (got[1] >= 0).sum() > 100
+    assert np.array_equal(got[0], ref[0], equal_nan=True) and np.array_equal(got[1], ref[1])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 9), st.integers(0, 9), st.floats(-3.0, 3.0),
+       st.sampled_from([0.06, 0.2]), st.booleans())
+def test_compiled_train_alignment_equals_numpy_alignment(seed, na, nr, shift, gate, regular):
+    """Salvo train alignment: the same best shift (or the same refusal: weak or ambiguous)
+    as the NumPy form, for regular trains (a salvo's rhythm, where shifts by one round are
+    ambiguous), irregular ones, strays and empty trains."""
+    rng = np.random.default_rng(seed)
+    base = np.cumsum(np.full(9, 1.0) if regular else rng.uniform(0.6, 2.0, 9))
+    r = np.sort(base[:nr] + rng.normal(0, 0.01, nr))
+    a = np.sort(base[:na] + shift + rng.normal(0, 0.01, na))
+    if na > 2:
+        a[0] = rng.uniform(-5, 15)  # a stray onset
+        a.sort()
+    got = salvo._align(a, r, shift, 2.5, gate)
+    ref = _ref_align(a, r, shift, 2.5, gate)
+    assert (got is None) == (ref is None)
+    if got is not None:
+        assert got[1] == ref[1] and abs(got[0] - ref[0]) < 1e-9
+
+
+def test_train_alignment_finds_the_shift_and_refuses_ambiguity():
+    """An irregular train shifted by 0.37 s is aligned at 0.37 with every onset matched; a
+    short piece of a perfectly regular train fits it at several rounds: ambiguous, refused."""
+    r = np.cumsum([0.0, 0.7, 1.9, 0.8, 1.3, 0.6])
+    got = salvo._align(r + 0.37, r, 0.3, 0.5, 0.06)
+    assert got is not None and abs(got[0] - 0.37) < 1e-9 and got[1] == r.size
+    regular = np.arange(6.0)  # three onsets inside a six-round train: shifts by a round tie
+    assert salvo._align(regular[:3] + 1.2, regular, 1.0, 2.5, 0.06) is None
+    assert salvo._align(regular + 0.2, regular, 0.0, 2.5, 0.06)[1] == 6  # whole trains: unique

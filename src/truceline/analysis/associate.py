@@ -96,24 +96,9 @@ class _Index:
     def nearest(self, arr: np.ndarray, tpred: np.ndarray, used: np.ndarray):
         """Index (into detections) of the unused detection at `arr` nearest `tpred`, and |dt|
         (inf where none). Looks at the two neighbours in time on either side."""
-        key = tpred + arr.astype(float) * self.span
-        pos = np.searchsorted(self.key, key)
-        s, e = self.start[arr], self.end[arr]
-        best = np.full(arr.shape, -1, dtype=np.int64)
-        bestd = np.full(arr.shape, np.inf)
-        for off in (-2, -1, 0, 1):
-            p = pos + off
-            ok = (p >= s) & (p < e)
-            pc = np.clip(p, 0, max(len(self.key) - 1, 0))
-            if len(self.key) == 0:
-                break
-            di = self.order[pc]
-            dt = np.abs(self.t[pc] - tpred)
-            ok &= ~used[di]
-            better = ok & (dt < bestd)
-            best = np.where(better, di, best)
-            bestd = np.where(better, dt, bestd)
-        return best, bestd
+        return kernels.nearest_unused(np.ascontiguousarray(arr, dtype=np.int64),
+                                      np.ascontiguousarray(tpred, dtype=float), self.key, self.t, self.order,
+                                      self.start, self.end, float(self.span), used)
 
 
 def _fit(x, y, t0, sel, ax, ay, t, c, wx, wy, sig, iters=6, robust=True):
@@ -421,20 +406,9 @@ class Associator:
         if len(idx.key) == 0:
             return x, y, t0
         pos = np.searchsorted(idx.key, tpred + ca.astype(float) * idx.span)
-        s_, e_ = idx.start[ca], idx.end[ca]
         window = 3.0 + cfg.wind_max_mps / v * travel
-        n_off = len(offsets)
-        tau = np.full((H, K, n_off), np.nan)
-        dsel = np.full((H, K, n_off), -1, dtype=np.int64)
-        for j, off in enumerate(offsets):
-            p = pos + off
-            ok = valid & (p >= s_) & (p < e_)
-            pc = np.clip(p, 0, len(idx.key) - 1)
-            di = idx.order[pc]
-            tt = idx.t[pc]
-            ok &= ~used[di] & (np.abs(tt - tpred) <= window)
-            tau[:, :, j] = np.where(ok, tt - travel, np.nan)
-            dsel[:, :, j] = np.where(ok, di, -1)
+        tau, dsel = kernels.nearby_arrivals(pos, ca, valid, tpred, travel, window, idx.t, idx.order, idx.start,
+                                            idx.end, used, np.asarray(offsets, dtype=np.int64))
         g = cfg.tau_gate_s
         tau_star, nbest, seed, dmin = kernels.tau_vote(tau, dsel, n_cand_slots, g)
         good = nbest >= cfg.min_arrays

@@ -431,3 +431,110 @@ def seeds(inv, trip, det_arr, H, K, n_dets):
                 out[h, slot] = d
             i = j
     return out
+
+
+@njit(cache=True, nogil=True)
+def nearby_arrivals(pos, ca, valid, tpred, travel, window, tsort, order, start, end, used, offsets):
+    """The unused detections around each slot's predicted arrival (see
+    `Associator._tau_mode`): for every (hypothesis, slot) and offset o, the detection at
+    sorted position pos + o of the slot's array (`start`/`end` its range) when it is unused
+    and within `window` of the prediction `tpred`. Returns (H, K, O) emission times
+    (arrival - travel; NaN: none) and detection indices (-1: none)."""
+    H, K = pos.shape
+    n_off = offsets.size
+    tau = np.full((H, K, n_off), np.nan)
+    dsel = np.full((H, K, n_off), -1, np.int64)
+    for h in range(H):
+        for k in range(K):
+            if not valid[h, k]:
+                continue
+            a = ca[h, k]
+            for j in range(n_off):
+                p = pos[h, k] + offsets[j]
+                if p < start[a] or p >= end[a]:
+                    continue
+                di = order[p]
+                if used[di]:
+                    continue
+                tt = tsort[p]
+                if abs(tt - tpred[h, k]) <= window[h, k]:
+                    tau[h, k, j] = tt - travel[h, k]
+                    dsel[h, k, j] = di
+    return tau, dsel
+
+
+@njit(cache=True, nogil=True)
+def nearest_unused(arr, tpred, key, tsort, order, start, end, span, used):
+    """Per query (array, predicted time), the unused detection of that array nearest in time
+    among the two sorted neighbours on either side of the prediction, and |dt| (-1 / inf:
+    none). See `_Index.nearest`."""
+    n = arr.size
+    best = np.full(n, -1, np.int64)
+    bestd = np.full(n, np.inf)
+    if key.size == 0:
+        return best, bestd
+    for i in range(n):
+        a = arr[i]
+        s, e = start[a], end[a]
+        if e <= s:
+            continue
+        pos = s + np.searchsorted(key[s:e], tpred[i] + a * span)
+        for p in range(pos - 2, pos + 2):
+            if p < s or p >= e:
+                continue
+            di = order[p]
+            if used[di]:
+                continue
+            dt = abs(tsort[p] - tpred[i])
+            if dt < bestd[i]:
+                bestd[i] = dt
+                best[i] = di
+    return best, bestd
+
+
+@njit(cache=True, nogil=True)
+def align_trains(a, r, expect, slack, gate, min_matches):
+    """Shift d with a_i ~ r_j + d for the most onsets of `a`, among the pairwise shifts
+    within `expect +- slack` (see `salvo._align`). Returns (mean shift of the matched pairs,
+    matches), or (NaN, 0) when no shift matches `min_matches` onsets or the best is
+    ambiguous (another shift more than 2 gates away matches as many)."""
+    na, nr = a.size, r.size
+    cand = np.empty(na * nr)
+    nc = 0
+    for i in range(na):
+        for j in range(nr):
+            d = a[i] - r[j]
+            if abs(d - expect) <= slack:
+                cand[nc] = d
+                nc += 1
+    if nc == 0:
+        return np.nan, 0
+    score = np.zeros(nc, np.int64)
+    best = 0
+    for c in range(nc):
+        s = 0
+        for i in range(na):
+            for j in range(nr):
+                if abs(a[i] - r[j] - cand[c]) <= gate:
+                    s += 1
+                    break
+        score[c] = s
+        best = max(best, s)
+    if best < min_matches:
+        return np.nan, 0
+    lo, hi = np.inf, -np.inf
+    for c in range(nc):
+        if score[c] == best:
+            lo = min(lo, cand[c])
+            hi = max(hi, cand[c])
+    if hi - lo > 2.0 * gate:
+        return np.nan, 0
+    d0 = 0.5 * (lo + hi)
+    acc, m = 0.0, 0
+    for i in range(na):
+        for j in range(nr):
+            d = a[i] - r[j]
+            if abs(d - d0) <= gate:
+                acc += d
+                m += 1
+    return acc / m, best

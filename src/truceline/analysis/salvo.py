@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from . import geodesy
+from . import geodesy, kernels
 from .acoustic import Arrays, Detections
 
 GROUP_M = 3000.0  # sources this close (and GROUP_S in time) may be one salvo and its blends
@@ -93,24 +93,12 @@ def _groups(sol, det) -> list[np.ndarray]:
 
 def _align(a: np.ndarray, r: np.ndarray, expect: float, slack: float, gate: float) -> tuple[float, int] | None:
     """Shift d with a_i ~ r_j + d for the most pairs, within `expect +- slack`; None when the
-    best is ambiguous (another shift, more than 2 gates away, matches as many) or weak."""
-    diffs = a[:, None] - r[None, :]  # every pairing's shift, computed once
-    cand = diffs.ravel()
-    cand = cand[np.abs(cand - expect) <= slack]
-    if cand.size == 0:
-        return None
-    # score every candidate shift: onsets of `a` matched by some onset of `r` shifted by it
-    score = (np.abs(diffs[None, :, :] - cand[:, None, None]).min(axis=2) <= gate).sum(axis=1)
-    best = int(score.max())
-    if best < MIN_MATCHES:
-        return None
-    top = cand[score == best]
-    lo, hi = float(top.min()), float(top.max())
-    if hi - lo > 2.0 * gate:
-        return None
-    d0 = 0.5 * (lo + hi)  # all within two gates of each other
-    matched = np.abs(diffs - d0) <= gate
-    return float(diffs[matched].mean()), best
+    best is ambiguous (another shift, more than 2 gates away, matches as many) or weak
+    (`kernels.align_trains`: every pairing's shift is a candidate, scored by the onsets of
+    `a` it matches)."""
+    shift, best = kernels.align_trains(np.ascontiguousarray(a, dtype=float), np.ascontiguousarray(r, dtype=float),
+                                       float(expect), float(slack), float(gate), MIN_MATCHES)
+    return None if best == 0 else (float(shift), int(best))
 
 
 def _trains(arrays: Arrays, dets: Detections, rows: np.ndarray, sol, members: np.ndarray, index: _TimeIndex,
