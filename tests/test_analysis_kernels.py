@@ -504,3 +504,25 @@ def test_train_alignment_finds_the_shift_and_refuses_ambiguity():
     regular = np.arange(6.0)  # three onsets inside a six-round train: shifts by a round tie
     assert salvo._align(regular[:3] + 1.2, regular, 1.0, 2.5, 0.06) is None
     assert salvo._align(regular + 0.2, regular, 0.0, 2.5, 0.06)[1] == 6  # whole trains: unique
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 300), st.integers(1, 40))
+def test_counting_sort_and_greedy_claim_equal_their_python_forms(seed, n, groups):
+    """The counting sort is the stable argsort; the greedy claim gives the rows (in order)
+    whose detections are all free when reached, as a plain loop does."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, groups, n)
+    assert np.array_equal(kernels.group_order(labels, groups), np.argsort(labels, kind="stable"))
+    det = np.where(rng.random((n, 5)) < 0.7, rng.integers(0, 3 * n + 5, (n, 5)), -1)
+    order = rng.permutation(n)
+    used0 = rng.random(3 * n + 5) < 0.1
+    used = used0.copy()
+    won = kernels.claim(det, order, used)
+    ref_used, ref_won = used0.copy(), np.zeros(n, bool)
+    for h in order:
+        row = det[h][det[h] >= 0]
+        if not ref_used[row].any():
+            ref_used[row] = True
+            ref_won[h] = True
+    assert np.array_equal(won, ref_won) and np.array_equal(used, ref_used)

@@ -101,16 +101,24 @@ class _Index:
                                       self.start, self.end, float(self.span), used)
 
 
+def _plain(v, shape) -> np.ndarray:
+    """`v` as a writable C-contiguous float64 array of `shape` (broadcast where needed): one
+    array type for the compiled kernels, so each is compiled once."""
+    a = np.asarray(v, dtype=float)
+    if a.shape != shape:
+        a = np.broadcast_to(a, shape)
+    return np.require(a, float, ["C", "W"])
+
+
 def _fit(x, y, t0, sel, ax, ay, t, c, wx, wy, sig, iters=6, robust=True):
     """Coarse IRLS Gauss-Newton of (x, y, t0) for many hypotheses at once
     (`kernels.fit_rows`). sel: (H,K) valid slots; ax, ay, t, c, wx, wy, sig: (H,K). Returns
     the estimates, the residuals `r` (0 off the selected slots) and the distances `d`.
     Each row's fit depends on its own selected slots only."""
-    f = np.ascontiguousarray
-    sel = f(sel, dtype=bool)
+    sel = np.require(sel, bool, ["C", "W"])
     shape = sel.shape
-    x, y, t0 = (f(np.broadcast_to(v, shape[:1]), dtype=float) for v in (x, y, t0))
-    ax, ay, t, c, wx, wy, sig = (f(np.broadcast_to(v, shape), dtype=float) for v in (ax, ay, t, c, wx, wy, sig))
+    x, y, t0 = (_plain(v, shape[:1]) for v in (x, y, t0))
+    ax, ay, t, c, wx, wy, sig = (_plain(v, shape) for v in (ax, ay, t, c, wx, wy, sig))
     return kernels.fit_rows(x, y, t0, sel, ax, ay, t, c, wx, wy, sig, int(iters), bool(robust))
 
 
@@ -313,7 +321,7 @@ class Associator:
         # budget (dense hours: hundreds of thousands of buckets, nearly all emptied by stronger
         # hypotheses before they are reached) only hypotheses still holding `min_support`
         # solutions of free detections are seeded, from those solutions
-        o = np.argsort(hyp, kind="stable")
+        o = kernels.group_order(hyp, H)
         hyp, trip = hyp[o], trip[o]
         batch = cfg.batch
         for b0 in range(0, H, batch):
@@ -344,12 +352,10 @@ class Associator:
                 ok &= (sup >= 2) | (n - 3 + naz >= cfg.single_support_min_dof)
             idx = np.nonzero(ok)[0]
             order = idx[np.lexsort((chi[idx] / np.maximum(n[idx] - 2, 1), -n[idx]))]
-            for h in order:
+            won = kernels.claim(det, order, used)
+            for h in order[won[order]]:
                 row = det[h]
                 row = row[row >= 0]
-                if used[row].any():
-                    continue
-                used[row] = True
                 # the same source found again (its first cluster missed some arrays): extend it
                 j = self._near_accepted(x[h], y[h], t0[h], row, accepted)
                 if j is not None:

@@ -538,3 +538,41 @@ def align_trains(a, r, expect, slack, gate, min_matches):
                 acc += d
                 m += 1
     return acc / m, best
+
+
+@njit(cache=True, nogil=True)
+def group_order(labels, n_groups):
+    """The stable order that sorts non-negative int `labels` (< n_groups): a counting sort,
+    `np.argsort(labels, kind="stable")` in linear time."""
+    start = np.zeros(n_groups + 1, np.int64)
+    for v in labels:
+        start[v + 1] += 1
+    for g in range(n_groups):
+        start[g + 1] += start[g]
+    out = np.empty(labels.size, np.int64)
+    for i in range(labels.size):
+        v = labels[i]
+        out[start[v]] = i
+        start[v] += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def claim(det, order, used):
+    """Greedy assignment: in `order`, each row of `det` (detection indices, -1 empty) whose
+    detections are all still unused claims them (marks them in `used`). Returns which rows
+    claimed."""
+    won = np.zeros(det.shape[0], np.bool_)
+    for h in order:
+        free = True
+        for d in det[h]:
+            if d >= 0 and used[d]:
+                free = False
+                break
+        if not free:
+            continue
+        for d in det[h]:
+            if d >= 0:
+                used[d] = True
+        won[h] = True
+    return won
