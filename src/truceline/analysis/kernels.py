@@ -169,7 +169,9 @@ def tau_vote(tau, dsel, n_cand_slots, gate):
 @njit(cache=True, nogil=True)
 def _capped(lo, hi, k):
     """A travel-time window [lo, hi) holding more than k candidates shrunk to its k middle
-    ones (see `associate._cap`)."""
+    ones: a safety bound on the triple count in very dense scenes (salvos overlapping
+    salvos); the true partner of a detection near the window's middle is kept, and the
+    source is still seeded from other triangles."""
     if hi - lo > k:
         lo = (lo + hi) // 2 - k // 2
         hi = lo + k
