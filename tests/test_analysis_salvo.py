@@ -76,7 +76,8 @@ def _align_reference(a, r, expect, slack, gate):
 
 
 def test_align_equals_its_definition_on_random_trains():
-    """`_align` (shifts computed once) returns exactly what its direct definition returns."""
+    """`_align` (compiled) returns what its direct definition returns: the same refusals and
+    match counts, the same shift up to the order of the floating-point sum."""
     rng = np.random.default_rng(21)
     n_found = 0
     for _ in range(300):
@@ -87,6 +88,8 @@ def test_align_equals_its_definition_on_random_trains():
         a = np.sort(np.r_[heard + shift + rng.normal(0, 0.01, heard.size), strays])
         args = (a, r, shift + rng.normal(0, 1), rng.uniform(0.5, 4), rng.uniform(0.02, 0.1))
         got, ref = sv._align(*args), _align_reference(*args)
-        assert got == ref
+        assert (got is None) == (ref is None)
+        if got is not None:
+            assert got[1] == ref[1] and abs(got[0] - ref[0]) < 1e-9
         n_found += got is not None
     assert n_found > 50
