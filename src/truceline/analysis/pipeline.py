@@ -113,6 +113,10 @@ def _acoustic_sources(reports: AcousticColumns, registry, cfg, workers: int | No
              "salvo": round(t4 - t3, 3), "wind_gradient": round(t5 - t4, 3)}
     sol = src.sol
     crowd = unexplained_crowding(dets, np.where(src.accepted[:, None], src.det, -1))
+    used = np.zeros(len(dets), bool)
+    acc = src.det[src.accepted]
+    used[acc[acc >= 0]] = True
+    unexplained_labels = np.bincount(dets.label[~used].astype(np.int64), minlength=3)[:3]
     out: list[_Src] = []
     for s in np.nonzero(src.accepted)[0]:
         rows = src.det[s][src.det[s] >= 0]
@@ -132,6 +136,7 @@ def _acoustic_sources(reports: AcousticColumns, registry, cfg, workers: int | No
                  "hearing_share": None if src.hearing_share is None else round(src.hearing_share, 3),
                  "wind_gradient_sigma_mps_per_km": round(grad_sigma, 4),
                  "missing_temperature_model": mode, "timings_s": sub_t,
+                 "unexplained_labels": [int(x) for x in unexplained_labels],
                  "_acoustic": (src, arrays, dets)}
 
 
@@ -370,6 +375,7 @@ def analyze_reports(
         events.append(ev)
     events, n_doubtful = drop_doubtful_impacts(events)
     events, n_crowded = drop_unresolved_crowds(events)
+    events, n_chance = drop_label_chance(events, st.get("unexplained_labels", [0, 0, 0]))
     lap("events")
     for tr in cluster_uav(by_kind["uav"]):
         events.append(Event(
@@ -410,6 +416,7 @@ def analyze_reports(
         stats["events"] = len(events)
         stats["acoustic_impacts_dropped_poor_fit"] = n_doubtful
         stats["acoustic_events_dropped_unresolved_crowd"] = n_crowded
+        stats["acoustic_events_dropped_label_chance"] = n_chance
         # map acoustic source row -> event id, for evaluation against a bound
         stats["_acoustic_event_ids"] = ids[: st.get("acoustic_sources", 0)]
     return events
@@ -487,6 +494,30 @@ def drop_unresolved_crowds(events: list[Event], limit: float = UNRESOLVED_CROWD,
     the link. Events a radar track confirms, and well-fitting rounds, stay."""
     return _without(events, {e.id for e in events if e.type in ("launch", "impact") and _acoustic_only_fit(e)
                              and float(e.quality.get("unexplained_nearby", 0.0)) >= limit and _fit_p(e) < max_p})
+
+
+def drop_label_chance(events: list[Event], unexplained_labels) -> tuple[list[Event], int]:
+    """`events` without the weak acoustic-only launches and impacts (at most
+    `label_evidence.WEAK_MAX_ARRAYS` arrays) whose labels make a chance coincidence of false
+    detections more likely than a source (`label_evidence`), and how many went. Nothing is
+    dropped where the label model cannot be measured (too few strong events or unexplained
+    detections)."""
+    from . import label_evidence as le
+
+    def votes(e: Event) -> list[int]:
+        v = e.extra.get("label_votes", {})
+        return [int(v.get("launch", 0)), int(v.get("impact", 0)), int(v.get("unknown", 0))]
+
+    acoustic = [e for e in events if e.type in ("launch", "impact") and _acoustic_only_fit(e)]
+    strong = [votes(e) for e in acoustic if e.n_arrays >= le.STRONG_MIN_ARRAYS]
+    weak = [e for e in acoustic if e.n_arrays <= le.WEAK_MAX_ARRAYS]
+    model = le.fit_label_model(np.array(strong, float).reshape(-1, 3), np.asarray(unexplained_labels, float))
+    if model is None or not weak:
+        return events, 0
+    post = le.real_posterior(le.likelihood_ratio(np.array([votes(e) for e in weak], float), model))
+    for e, p in zip(weak, post, strict=True):
+        e.quality["label_p_real"] = round(float(p), 4)
+    return _without(events, {e.id for e, p in zip(weak, post, strict=True) if p < le.MIN_POSTERIOR})
 
 
 def _fmt(t: float) -> str:
