@@ -211,6 +211,13 @@ def network_reach(arrays: Arrays) -> float:
     return float(min(REACH_FACTOR * np.percentile(d[:, REACH_NEIGHBOURS], 90), REACH_MAX_M))
 
 
+def explained(dets: Detections, det: np.ndarray) -> np.ndarray:
+    """Per detection, whether a source (rows of `det`) uses it."""
+    used = np.zeros(len(dets), bool)
+    used[det[det >= 0]] = True
+    return used
+
+
 CROWD_WINDOW_S = 10.0  # +- around each arrival: a salvo's rounds arrive within seconds
 
 
@@ -224,8 +231,7 @@ def unexplained_crowding(dets: Detections, det: np.ndarray, window_s: float = CR
     S = det.shape[0]
     if S == 0 or len(dets) == 0:
         return np.zeros(S)
-    used = np.zeros(len(dets), bool)
-    used[det[det >= 0]] = True
+    used = explained(dets, det)
     nA = int(dets.arr.max()) + 1
     span = float(dets.t.max() - dets.t.min()) + 2.0 * window_s
     free = np.flatnonzero(~used)

@@ -18,7 +18,7 @@ from scipy.spatial import cKDTree
 
 from . import geodesy, salvo
 from .acoustic import AcousticColumns, build_tables
-from .acoustic_events import locate_sources, unexplained_crowding
+from .acoustic_events import explained, locate_sources, unexplained_crowding
 from .associate import AssociationConfig
 from .events import Event, event_id
 from .fusion import (
@@ -112,11 +112,9 @@ def _acoustic_sources(reports: AcousticColumns, registry, cfg, workers: int | No
     sub_t = {"temperature_pilot": round(t1 - t0, 3), "tables": round(t2 - t1, 3), "locate": round(t3 - t2, 3),
              "salvo": round(t4 - t3, 3), "wind_gradient": round(t5 - t4, 3)}
     sol = src.sol
-    crowd = unexplained_crowding(dets, np.where(src.accepted[:, None], src.det, -1))
-    used = np.zeros(len(dets), bool)
-    acc = src.det[src.accepted]
-    used[acc[acc >= 0]] = True
-    unexplained_labels = np.bincount(dets.label[~used].astype(np.int64), minlength=3)[:3]
+    accepted_det = np.where(src.accepted[:, None], src.det, -1)
+    crowd = unexplained_crowding(dets, accepted_det)
+    unexplained_labels = np.bincount(dets.label[~explained(dets, accepted_det)].astype(np.int64), minlength=3)[:3]
     out: list[_Src] = []
     for s in np.nonzero(src.accepted)[0]:
         rows = src.det[s][src.det[s] >= 0]
