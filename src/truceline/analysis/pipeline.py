@@ -440,7 +440,8 @@ def drop_doubtful_impacts(events: list[Event], p_min: float = ACOUSTIC_IMPACT_MI
     impacts = [e for e in events if e.type == "impact"]
     if len(impacts) < 2:
         return events, 0
-    poor = [k for k, e in enumerate(impacts) if _acoustic_only_fit(e) and _fit_p(e) < p_min]
+    tested = [k for k, e in enumerate(impacts) if _acoustic_only_fit(e)]
+    poor = [k for k, p in zip(tested, _fit_p([impacts[k] for k in tested]), strict=True) if p < p_min]
     if not poor:
         return events, 0
     X, Y, _ = geodesy.project_region(np.array([e.lon for e in impacts]), np.array([e.lat for e in impacts]))
@@ -462,12 +463,14 @@ def _acoustic_only_fit(e: Event) -> bool:
     return bool(e.report_kinds) and set(e.report_kinds.values()) == {"acoustic"} and "chi2" in e.quality
 
 
-def _fit_p(e: Event) -> float:
-    """Chi-square tail probability of an acoustic event's fit."""
+def _fit_p(events: list[Event]) -> np.ndarray:
+    """Chi-square tail probability of each acoustic event's fit (one vectorized call: a
+    call per event cost a second on a day of 60,000 sources)."""
     from scipy.stats import chi2
 
-    q = e.quality
-    return float(chi2.sf(float(q.get("chi2", 0.0)), max(float(q.get("dof", 0.0)), 0.5)))
+    c2 = np.array([float(e.quality.get("chi2", 0.0)) for e in events], float)
+    dof = np.array([max(float(e.quality.get("dof", 0.0)), 0.5) for e in events], float)
+    return chi2.sf(c2, dof)
 
 
 def _without(events: list[Event], drop: set[str]) -> tuple[list[Event], int]:
@@ -490,8 +493,9 @@ def drop_unresolved_crowds(events: list[Event], limit: float = UNRESOLVED_CROWD,
     chi-square p `max_p`: there the detections could be combined several ways, and a
     mediocre fit does not establish this one (a salvo's blended rounds). Their mates lose
     the link. Events a radar track confirms, and well-fitting rounds, stay."""
-    return _without(events, {e.id for e in events if e.type in ("launch", "impact") and _acoustic_only_fit(e)
-                             and float(e.quality.get("unexplained_nearby", 0.0)) >= limit and _fit_p(e) < max_p})
+    crowded = [e for e in events if e.type in ("launch", "impact") and _acoustic_only_fit(e)
+               and float(e.quality.get("unexplained_nearby", 0.0)) >= limit]
+    return _without(events, {e.id for e, p in zip(crowded, _fit_p(crowded), strict=True) if p < max_p})
 
 
 def drop_label_chance(events: list[Event], unexplained_labels) -> tuple[list[Event], int]:
