@@ -167,10 +167,12 @@ def fit_calibrated(arrays: Arrays, dets: Detections, det: np.ndarray, lon, lat, 
     return P, sol, spread, det
 
 
-def completeness(arrays: Arrays, det: np.ndarray, dets: Detections, lon, lat) -> np.ndarray:
+def completeness(arrays: Arrays, det: np.ndarray, dets: Detections, lon, lat,
+                 centre: tuple[float, float] | None = None) -> np.ndarray:
     """Share of the arrays within the members' 75th-percentile distance of the source that
     are members: near 1 for a real source (nearby arrays hear it), low for a chance
-    coincidence of detections of different sources."""
+    coincidence of detections of different sources. `centre`: of the plane in which arrays
+    are counted (default: that of the arrays and these sources, `geodesy.project_region`)."""
     E = det.shape[0]
     if E == 0:
         return np.zeros(0)
@@ -184,7 +186,10 @@ def completeness(arrays: Arrays, det: np.ndarray, dets: Detections, lon, lat) ->
     srt = np.sort(np.where(m, dist, np.inf), axis=1)
     q = np.clip(np.ceil(0.75 * n).astype(int) - 1, 0, srt.shape[1] - 1)
     d75 = np.where(n > 0, srt[np.arange(E), q], 0.0)
-    X, Y, c = geodesy.project_region(np.r_[arrays.lon, lon], np.r_[arrays.lat, lat])
+    if centre is None:
+        X, Y, _c = geodesy.project_region(np.r_[arrays.lon, lon], np.r_[arrays.lat, lat])
+    else:
+        X, Y, _ = geodesy.to_local(centre[0], centre[1], np.r_[arrays.lon, lon], np.r_[arrays.lat, lat])
     nA = len(arrays.ids)
     tree = cKDTree(np.c_[X[:nA], Y[:nA]])
     cnt = tree.query_ball_point(np.c_[X[nA:], Y[nA:]], d75 * 1.001 + 1.0, return_length=True)
@@ -381,7 +386,14 @@ def _accept(arrays, dets, det, sol, p_accept, cfg):
     limit = np.where(sol.dof > 0, _isf(p_accept, np.maximum(sol.dof, 1)), np.inf)
     ok = sol.converged & (sol.chi2 <= limit) & ((n >= 4) | ((n >= 3) & (n_az >= 1)))
     ok &= np.isfinite(sol.lon) & np.isfinite(sol.cov[:, 0, 0])
-    ok &= completeness(arrays, det, dets, sol.lon, sol.lat) >= cfg.min_completeness
+    # completeness (geodesics, a tree query) only for the rows that passed the fit's tests
+    # (in the plane the whole batch would give, so the outcome does not depend on the others)
+    rows = np.flatnonzero(ok)
+    if rows.size:
+        all_lon, all_lat = np.r_[arrays.lon, sol.lon], np.r_[arrays.lat, sol.lat]
+        fin = np.isfinite(all_lon) & np.isfinite(all_lat)
+        centre = (geodesy.mean_longitude(all_lon[fin]), float(np.mean(all_lat[fin])))
+        ok[rows] = completeness(arrays, det[rows], dets, sol.lon[rows], sol.lat[rows], centre) >= cfg.min_completeness
     return ok
 
 

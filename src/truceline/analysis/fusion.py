@@ -54,9 +54,18 @@ class Track:
         return np.array([float(e), float(n)])
 
     def mahalanobis2(self, lon: float, lat: float, cov: np.ndarray, extra_var: float = 0.0) -> float:
-        d = self.offset(lon, lat)
-        S = self.cov + np.asarray(cov, float) + extra_var * np.eye(2)
-        return float(d @ np.linalg.solve(S, d))
+        """Squared Mahalanobis distance of a nearby point (gating: one call per candidate,
+        so the tangent plane and the 2x2 inverse are written out; infinite when the
+        combined covariance is singular)."""
+        e, n = geodesy.to_local_near(self.lon, self.lat, lon, lat)
+        c = np.asarray(cov, float)
+        a = self.cov[0, 0] + c[0, 0] + extra_var
+        b = 0.5 * (self.cov[0, 1] + self.cov[1, 0] + c[0, 1] + c[1, 0])
+        d = self.cov[1, 1] + c[1, 1] + extra_var
+        det = a * d - b * b
+        if not det > 0:
+            return math.inf
+        return float((d * e * e - 2.0 * b * e * n + a * n * n) / det)
 
     def fuse(self, lon: float, lat: float, cov: np.ndarray, t: float, t_var: float) -> None:
         """Information-weighted combination (independent errors)."""
