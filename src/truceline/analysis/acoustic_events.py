@@ -380,12 +380,19 @@ def extend(arrays: Arrays, dets: Detections, det: np.ndarray, sol: Solution, ok:
     return compact(out)
 
 
-def _accept(arrays, dets, det, sol, p_accept, cfg):
+def fit_passes(sol: Solution, p_accept: float) -> np.ndarray:
+    """The tests of `_accept` that look at the fit alone: converged, finite, a chi-square
+    consistent with the noise model, enough measurements (4 arrays, or 3 and an azimuth)."""
     n = sol.m.sum(1)
     n_az = sol.maz.sum(1)
     limit = np.where(sol.dof > 0, _isf(p_accept, np.maximum(sol.dof, 1)), np.inf)
     ok = sol.converged & (sol.chi2 <= limit) & ((n >= 4) | ((n >= 3) & (n_az >= 1)))
-    ok &= np.isfinite(sol.lon) & np.isfinite(sol.cov[:, 0, 0])
+    return ok & np.isfinite(sol.lon) & np.isfinite(sol.cov[:, 0, 0])
+
+
+def _accept(arrays, dets, det, sol, p_accept, cfg):
+    """`fit_passes`, and heard by most arrays nearer than its members (`completeness`)."""
+    ok = fit_passes(sol, p_accept)
     # completeness (geodesics, a tree query) only for the rows that passed the fit's tests
     # (in the plane the whole batch would give, so the outcome does not depend on the others)
     rows = np.flatnonzero(ok)

@@ -285,20 +285,55 @@ def _rhythm_pass(arrays: Arrays, dets: Detections, src, cfg=None, p_accept: floa
     sol = solve(P, lon0, lat0, t0, workers=workers)
     new_det = np.where(sol.m, rows, -1)
     ok = _accept(arrays, dets, new_det, sol, p_accept, cfg)
-    if ok.any():
-        # arrays the alignment left out (sparse or ambiguous trains): take the onset each
-        # accepted round predicts there, as for any source (`acoustic_events.extend`)
+    new_det, late = _complete_late_rounds(arrays, dets, groups, grp, new_det, sol, ok, det, owner, spread, p_accept)
+    if ok.any() or late.any():
+        # arrays the alignment left out: the onset each accepted round predicts there, as for
+        # any source; detections of sources outside the groups stay theirs
         in_groups = np.zeros(S, bool)
         for gi in np.unique(grp):
             in_groups[groups[gi]] = True
         busy = (owner >= 0) & ~in_groups[np.maximum(owner, 0)]
         new_det, sol, ok, P = extend_and_refit(arrays, dets, new_det, sol, ok, spread, busy, p_accept, cfg, workers)
-
     replace_groups, keep_new = [], []
+    for old, new in _blends(groups, grp, new_det, ok, det):
+        replace_groups.append(old)
+        keep_new.extend(new)
+    if not keep_new:
+        return src, 0
+    keep_old = np.setdiff1d(np.arange(S), np.concatenate(replace_groups))
+    return _assemble(src, dets, keep_old, sol, P, new_det, np.array(sorted(keep_new))), len(keep_new)
+
+
+def _complete_late_rounds(arrays: Arrays, dets: Detections, groups: list[np.ndarray], grp: np.ndarray,
+                          new_det: np.ndarray, sol, ok: np.ndarray, det: np.ndarray, owner: np.ndarray,
+                          spread: float, p_accept: float) -> tuple[np.ndarray, np.ndarray]:
+    """A round can fail completeness only because the alignment left arrays out (sparse or
+    ambiguous trains, onsets held by the blends it replaces). Each such round whose fit
+    passes is extended to the onsets it predicts at the other arrays (`acoustic_events.extend`),
+    among the free onsets and those of the sources the accepted rounds prove blended (never
+    another source's), so that the refit tests its completeness on what the arrays heard.
+    Returns the rounds' detection rows and which rounds were extended."""
+    from .acoustic_events import extend, fit_passes
+
+    late = fit_passes(sol, p_accept) & ~ok
+    if not late.any():
+        return new_det, late
+    suspects = np.zeros(det.shape[0], bool)
+    for old, _new in _blends(groups, grp, new_det, ok, det):
+        suspects[old] = True
+    busy = (owner >= 0) & ~suspects[np.maximum(owner, 0)]
+    return extend(arrays, dets, new_det, sol, late, spread, used=busy), late
+
+
+def _blends(groups: list[np.ndarray], grp: np.ndarray, new_det: np.ndarray, ok: np.ndarray, det: np.ndarray,
+            among: np.ndarray | None = None):
+    """For each group with a proven blend, (the old sources that share onsets with its rounds,
+    the rounds that replace them): the group's rounds in `ok`, most arrays first, none taking
+    an onset an earlier one took; a blend is an old source whose onsets fall two or more into
+    each of two or more rounds. `among`: a mask of the old sources that may be replaced."""
     for gi in np.unique(grp):
-        members = groups[gi]
+        members = groups[gi] if among is None else groups[gi][among[groups[gi]]]
         mine = np.flatnonzero((grp == gi) & ok)
-        # no detection in two rounds (a stray onset can align with two)
         seen: set[int] = set()
         chosen = []
         for i in mine[np.argsort(-(new_det[mine] >= 0).sum(1), kind="stable")]:
@@ -317,14 +352,9 @@ def _rhythm_pass(arrays: Arrays, dets: Detections, src, cfg=None, p_accept: floa
         for m in members:
             ds = det[m][det[m] >= 0].tolist()
             hits = np.bincount([round_of[d] for d in ds if d in round_of], minlength=len(chosen))
-            if (hits >= 2).sum() >= 2:  # its onsets belong to two or more rounds: a blend
+            if (hits >= 2).sum() >= 2:
                 blended = True
             if hits.sum() > 0:
                 overlapping.append(m)
         if blended:
-            replace_groups.append(np.array(overlapping, dtype=np.int64))
-            keep_new.extend(chosen)
-    if not keep_new:
-        return src, 0
-    keep_old = np.setdiff1d(np.arange(S), np.concatenate(replace_groups))
-    return _assemble(src, dets, keep_old, sol, P, new_det, np.array(sorted(keep_new))), len(keep_new)
+            yield np.array(overlapping, dtype=np.int64), chosen
