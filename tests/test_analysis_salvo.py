@@ -119,3 +119,26 @@ def test_rounds_the_alignment_left_incomplete_are_extended_before_the_completene
         without = _launch_scores(sc, analyze_reports(sc.reports, registry, workers=1))
     assert with_late[0] >= without[0] + 0.08, (with_late, without)
     assert with_late[1] >= without[1] - 0.01, (with_late, without)
+
+
+def test_one_position_tells_a_launchers_rounds_from_scattered_impacts():
+    """Rounds fitted at one spot pass the common-position test, rounds hundreds of metres
+    apart (a salvo's impacts) and fewer than three rounds do not."""
+    from types import SimpleNamespace
+
+    from truceline.analysis import geodesy
+
+    rng = np.random.default_rng(3)
+    n, sd = 6, 25.0
+    cov = np.zeros((n, 5, 5))
+    cov[:, :2, :2] = np.eye(2) * sd**2
+
+    def rounds(spread_m: float):
+        e, nn = rng.normal(0.0, np.hypot(sd, spread_m), (2, n))
+        lon, lat = geodesy.from_local(36.2, 47.6, e, nn)
+        return SimpleNamespace(lon=np.asarray(lon), lat=np.asarray(lat), cov=cov)
+
+    one_spot = [sv._one_position(rounds(0.0), np.arange(n)) for _ in range(200)]
+    scattered = [sv._one_position(rounds(200.0), np.arange(n)) for _ in range(200)]
+    assert np.mean(one_spot) >= 0.97 and np.mean(scattered) <= 0.05, (np.mean(one_spot), np.mean(scattered))
+    assert not sv._one_position(rounds(0.0), np.arange(2))

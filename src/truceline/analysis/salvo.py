@@ -315,14 +315,47 @@ def _complete_late_rounds(arrays: Arrays, dets: Detections, groups: list[np.ndar
     Returns the rounds' detection rows and which rounds were extended."""
     from .acoustic_events import extend, fit_passes
 
-    late = fit_passes(sol, p_accept) & ~ok
+    fits = fit_passes(sol, p_accept)
+    late = fits & ~ok
     if not late.any():
         return new_det, late
+    # blends are proven by the complete rounds, and by the rounds of a group that fit one
+    # firing position (a launcher's salvo, the premise of the alignment)
+    proof = ok.copy()
+    for gi in np.unique(grp[late]):
+        rr = np.flatnonzero((grp == gi) & fits)
+        if _one_position(sol, rr):
+            proof[rr] = True
     suspects = np.zeros(det.shape[0], bool)
-    for old, _new in _blends(groups, grp, new_det, ok, det):
+    for old, _new in _blends(groups, grp, new_det, proof, det):
         suspects[old] = True
     busy = (owner >= 0) & ~suspects[np.maximum(owner, 0)]
     return extend(arrays, dets, new_det, sol, late, spread, used=busy), late
+
+
+ONE_POSITION_MIN_ROUNDS = 3
+ONE_POSITION_P = 0.01
+
+
+def _one_position(sol, rows: np.ndarray) -> bool:
+    """Whether the fitted rounds `rows` share one position (a launcher's salvo: rounds fired
+    from one spot): chi-square of their positions about the covariance-weighted mean, with
+    2 (n - 1) degrees of freedom, at p >= ONE_POSITION_P, for at least ONE_POSITION_MIN_ROUNDS
+    rounds. A salvo's impacts scatter by hundreds of metres and fail it."""
+    from scipy.stats import chi2
+
+    if rows.size < ONE_POSITION_MIN_ROUNDS:
+        return False
+    e, n = _flat(float(sol.lon[rows[0]]), float(sol.lat[rows[0]]), sol.lon[rows], sol.lat[rows])
+    p = np.stack([e, n], 1)
+    C = sol.cov[rows, :2, :2]
+    if not (np.isfinite(p).all() and np.isfinite(C).all()):
+        return False
+    W = np.linalg.inv(C + np.eye(2) * 1e-6)
+    mean = np.linalg.solve(W.sum(0), np.einsum("nij,nj->i", W, p))
+    d = p - mean
+    stat = float(np.einsum("ni,nij,nj->", d, W, d))
+    return bool(chi2.sf(stat, 2 * (rows.size - 1)) >= ONE_POSITION_P)
 
 
 def _blends(groups: list[np.ndarray], grp: np.ndarray, new_det: np.ndarray, ok: np.ndarray, det: np.ndarray,
