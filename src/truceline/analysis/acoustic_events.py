@@ -397,9 +397,7 @@ def _accept(arrays, dets, det, sol, p_accept, cfg):
     # (in the plane the whole batch would give, so the outcome does not depend on the others)
     rows = np.flatnonzero(ok)
     if rows.size:
-        all_lon, all_lat = np.r_[arrays.lon, sol.lon], np.r_[arrays.lat, sol.lat]
-        fin = np.isfinite(all_lon) & np.isfinite(all_lat)
-        centre = (geodesy.mean_longitude(all_lon[fin]), float(np.mean(all_lat[fin])))
+        centre = geodesy.region_centre(np.r_[arrays.lon, sol.lon], np.r_[arrays.lat, sol.lat])
         ok[rows] = completeness(arrays, det[rows], dets, sol.lon[rows], sol.lat[rows], centre) >= cfg.min_completeness
     return ok
 

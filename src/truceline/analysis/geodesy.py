@@ -67,10 +67,20 @@ def project_region(lon, lat) -> tuple[np.ndarray, np.ndarray, tuple[float, float
     spatial indexing). Returns east, north and the centre used."""
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
-    lon0 = mean_longitude(lon) if lon.size else 0.0
-    lat0 = float(np.mean(lat)) if lat.size else 0.0
+    lon0, lat0 = region_centre(lon, lat)
     e, n, _ = to_local(lon0, lat0, lon, lat)
     return e, n, (lon0, lat0)
+
+
+def region_centre(lon, lat) -> tuple[float, float]:
+    """Centre of `project_region`'s plane: the mean longitude (right across the antimeridian)
+    and mean latitude of the finite points; (0, 0) when there are none."""
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    fin = np.isfinite(lon) & np.isfinite(lat)
+    if not fin.any():
+        return 0.0, 0.0
+    return mean_longitude(lon[fin]), float(np.mean(lat[fin]))
 
 
 def mean_longitude(lon) -> float:

@@ -310,17 +310,17 @@ def _complete_late_rounds(arrays: Arrays, dets: Detections, groups: list[np.ndar
     """A round can fail completeness only because the alignment left arrays out (sparse or
     ambiguous trains, onsets held by the blends it replaces). Each such round whose fit
     passes is extended to the onsets it predicts at the other arrays (`acoustic_events.extend`),
-    among the free onsets and those of the sources the accepted rounds prove blended (never
-    another source's), so that the refit tests its completeness on what the arrays heard.
-    Returns the rounds' detection rows and which rounds were extended."""
+    among the free onsets and those of the sources proven blended (never another source's),
+    so that the refit tests its completeness on what the arrays heard. Blends are proven by
+    the complete rounds and, in a group, by its fitted rounds when they share one position
+    (`_one_position`). Returns the rounds' detection rows and which rounds were extended."""
     from .acoustic_events import extend, fit_passes
 
     fits = fit_passes(sol, p_accept)
     late = fits & ~ok
     if not late.any():
         return new_det, late
-    # blends are proven by the complete rounds, and by the rounds of a group that fit one
-    # firing position (a launcher's salvo, the premise of the alignment)
+    # (a group's rounds that fit one firing position: a launcher's salvo, the alignment's premise)
     proof = ok.copy()
     for gi in np.unique(grp[late]):
         rr = np.flatnonzero((grp == gi) & fits)
@@ -358,15 +358,15 @@ def _one_position(sol, rows: np.ndarray) -> bool:
     return bool(chi2.sf(stat, 2 * (rows.size - 1)) >= ONE_POSITION_P)
 
 
-def _blends(groups: list[np.ndarray], grp: np.ndarray, new_det: np.ndarray, ok: np.ndarray, det: np.ndarray,
-            among: np.ndarray | None = None):
+def _blends(groups: list[np.ndarray], grp: np.ndarray, new_det: np.ndarray, ok: np.ndarray, det: np.ndarray):
     """For each group with a proven blend, (the old sources that share onsets with its rounds,
     the rounds that replace them): the group's rounds in `ok`, most arrays first, none taking
     an onset an earlier one took; a blend is an old source whose onsets fall two or more into
-    each of two or more rounds. `among`: a mask of the old sources that may be replaced."""
+    each of two or more rounds."""
     for gi in np.unique(grp):
-        members = groups[gi] if among is None else groups[gi][among[groups[gi]]]
+        members = groups[gi]
         mine = np.flatnonzero((grp == gi) & ok)
+        # no detection in two rounds (a stray onset can align with two)
         seen: set[int] = set()
         chosen = []
         for i in mine[np.argsort(-(new_det[mine] >= 0).sum(1), kind="stable")]:
@@ -385,7 +385,7 @@ def _blends(groups: list[np.ndarray], grp: np.ndarray, new_det: np.ndarray, ok: 
         for m in members:
             ds = det[m][det[m] >= 0].tolist()
             hits = np.bincount([round_of[d] for d in ds if d in round_of], minlength=len(chosen))
-            if (hits >= 2).sum() >= 2:
+            if (hits >= 2).sum() >= 2:  # its onsets belong to two or more rounds: a blend
                 blended = True
             if hits.sum() > 0:
                 overlapping.append(m)
