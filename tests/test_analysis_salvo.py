@@ -123,7 +123,8 @@ def test_rounds_the_alignment_left_incomplete_are_extended_before_the_completene
 
 def test_one_position_tells_a_launchers_rounds_from_scattered_impacts():
     """Rounds fitted at one spot pass the common-position test, rounds hundreds of metres
-    apart (a salvo's impacts) and fewer than three rounds do not."""
+    apart (a salvo's impacts) and fewer than three rounds do not; a round set off by a wrong
+    onset is set aside."""
     from types import SimpleNamespace
 
     from truceline.analysis import geodesy
@@ -138,7 +139,12 @@ def test_one_position_tells_a_launchers_rounds_from_scattered_impacts():
         lon, lat = geodesy.from_local(36.2, 47.6, e, nn)
         return SimpleNamespace(lon=np.asarray(lon), lat=np.asarray(lat), cov=cov)
 
-    one_spot = [sv._one_position(rounds(0.0), np.arange(n)) for _ in range(200)]
-    scattered = [sv._one_position(rounds(200.0), np.arange(n)) for _ in range(200)]
-    assert np.mean(one_spot) >= 0.97 and np.mean(scattered) <= 0.05, (np.mean(one_spot), np.mean(scattered))
-    assert not sv._one_position(rounds(0.0), np.arange(2))
+    one_spot = [sv._one_position(rounds(0.0), np.arange(n)).size for _ in range(200)]
+    scattered = [sv._one_position(rounds(200.0), np.arange(n)).size for _ in range(200)]
+    assert np.mean(np.equal(one_spot, n)) >= 0.97, one_spot  # all six, nearly always
+    assert np.mean(np.greater(scattered, 0)) <= 0.1, scattered  # rarely three of them by chance
+    assert sv._one_position(rounds(0.0), np.arange(2)).size == 0
+    # one round off by a wrong onset is set aside, the others stay
+    r = rounds(0.0)
+    r.lon[4], r.lat[4] = geodesy.from_local(float(r.lon[4]), float(r.lat[4]), 600.0, -600.0)
+    assert sorted(sv._one_position(r, np.arange(n)).tolist()) == [0, 1, 2, 3, 5]

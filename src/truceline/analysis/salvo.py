@@ -323,9 +323,7 @@ def _complete_late_rounds(arrays: Arrays, dets: Detections, groups: list[np.ndar
     # (a group's rounds that fit one firing position: a launcher's salvo, the alignment's premise)
     proof = ok.copy()
     for gi in np.unique(grp[late]):
-        rr = np.flatnonzero((grp == gi) & fits)
-        if _one_position(sol, rr):
-            proof[rr] = True
+        proof[_one_position(sol, np.flatnonzero((grp == gi) & fits))] = True
     suspects = np.zeros(det.shape[0], bool)
     for old, _new in _blends(groups, grp, new_det, proof, det):
         suspects[old] = True
@@ -337,26 +335,32 @@ ONE_POSITION_MIN_ROUNDS = 3
 ONE_POSITION_P = 0.01
 
 
-def _one_position(sol, rows: np.ndarray) -> bool:
-    """Whether the fitted rounds `rows` share one position (a launcher's salvo: rounds fired
-    from one spot): chi-square of their positions about the covariance-weighted mean, with
-    2 (n - 1) degrees of freedom, at p >= ONE_POSITION_P, for at least ONE_POSITION_MIN_ROUNDS
-    rounds. A salvo's impacts scatter by hundreds of metres and fail it."""
+def _one_position(sol, rows: np.ndarray) -> np.ndarray:
+    """The rounds among `rows` that share one position (a launcher's salvo: rounds fired from
+    one spot): while the chi-square of their positions about the covariance-weighted mean
+    (2 (n - 1) degrees of freedom) is below ONE_POSITION_P, the round farthest from the mean
+    (a fit with a wrong onset) is set aside; empty when fewer than ONE_POSITION_MIN_ROUNDS
+    remain. A salvo's impacts scatter by hundreds of metres and fail it."""
     from scipy.stats import chi2
 
+    rows = np.asarray(rows, dtype=np.int64)
     if rows.size < ONE_POSITION_MIN_ROUNDS:
-        return False
+        return rows[:0]
     e, n = _flat(float(sol.lon[rows[0]]), float(sol.lat[rows[0]]), sol.lon[rows], sol.lat[rows])
     p = np.stack([e, n], 1)
     C = sol.cov[rows, :2, :2]
-    if not (np.isfinite(p).all() and np.isfinite(C).all()):
-        return False
+    fin = np.isfinite(p).all(1) & np.isfinite(C).all(axis=(1, 2))
+    rows, p, C = rows[fin], p[fin], C[fin]
     W = np.linalg.inv(C + np.eye(2) * 1e-6)
-    mean = np.linalg.solve(W.sum(0), np.einsum("nij,nj->i", W, p))
-    d = p - mean
-    stat = float(np.einsum("ni,nij,nj->", d, W, d))
-    return bool(chi2.sf(stat, 2 * (rows.size - 1)) >= ONE_POSITION_P)
-
+    while rows.size >= ONE_POSITION_MIN_ROUNDS:
+        mean = np.linalg.solve(W.sum(0), np.einsum("nij,nj->i", W, p))
+        d = p - mean
+        z2 = np.einsum("ni,nij,nj->n", d, W, d)
+        if chi2.sf(float(z2.sum()), 2 * (rows.size - 1)) >= ONE_POSITION_P:
+            return rows
+        keep = np.arange(rows.size) != int(np.argmax(z2))
+        rows, p, W = rows[keep], p[keep], W[keep]
+    return rows[:0]
 
 def _blends(groups: list[np.ndarray], grp: np.ndarray, new_det: np.ndarray, ok: np.ndarray, det: np.ndarray):
     """For each group with a proven blend, (the old sources that share onsets with its rounds,
