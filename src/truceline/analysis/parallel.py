@@ -10,8 +10,10 @@ order of the jobs, so the outcome never depends on the number of workers.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 
@@ -39,6 +41,25 @@ def release_free_memory() -> None:
 _TRIM: Any = None
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Automatic cyclic garbage collection off for the duration, then restored.
+
+    The analysis allocates hundreds of thousands of small containers (events, their Feature
+    form, findings) while a million-report input is alive, and every automatic full
+    collection walks all of it: at 4 h of the simulated day the attribution and rules stage
+    took 1.2 s with the collector and 0.65-0.70 s without, radar fusion 0.9 s and 0.7 s. Its
+    bulk is NumPy arrays and plain records freed by reference counting, with few reference
+    cycles, so nothing piles up while it is off."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def effective_workers(workers: int | None) -> int:
     """`workers` (None: the machine's cores, at most 4); at least 1."""
     if workers is None:
@@ -52,7 +73,6 @@ def pmap(fn: Callable[..., Any], jobs: Sequence[tuple], workers: int | None) -> 
     n = min(effective_workers(workers), len(jobs))
     if n <= 1:
         return [fn(*job) for job in jobs]
-    import gc
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 

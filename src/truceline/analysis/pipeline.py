@@ -29,7 +29,7 @@ from .fusion import (
     cluster_uav,
     radar_observations,
 )
-from .parallel import release_free_memory
+from .parallel import collector_paused, release_free_memory
 from .reportset import ReportSet
 from .wind_gradient import widen_for_wind_gradient
 
@@ -337,6 +337,11 @@ def analyze_reports(
     processes for the acoustic association's time windows (None: the machine's cores, at
     most 4); the events do not depend on it.
     """
+    with collector_paused():
+        return _analyze_reports(reports, registry, territory, profile, config, stats, workers)
+
+
+def _analyze_reports(reports, registry, territory, profile, config, stats, workers) -> list[Event]:
     import time
 
     clock = [time.perf_counter()]
