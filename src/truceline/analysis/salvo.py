@@ -362,6 +362,7 @@ def _one_position(sol, rows: np.ndarray) -> np.ndarray:
         rows, p, W = rows[keep], p[keep], W[keep]
     return rows[:0]
 
+
 def _blends(groups: list[np.ndarray], grp: np.ndarray, new_det: np.ndarray, ok: np.ndarray, det: np.ndarray):
     """For each group with a proven blend, (the old sources that share onsets with its rounds,
     the rounds that replace them): the group's rounds in `ok`, most arrays first, none taking
