@@ -24,6 +24,8 @@ whose train is too sparse or ambiguous is left out of the rounds rather than gue
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -322,8 +324,9 @@ def _complete_late_rounds(arrays: Arrays, dets: Detections, groups: list[np.ndar
         return new_det, late
     # (a group's rounds that fit one firing position: a launcher's salvo, the alignment's premise)
     proof = ok.copy()
-    for gi in np.unique(grp[late]):
-        proof[_one_position(sol, np.flatnonzero((grp == gi) & fits))] = True
+    for rows in _by_group(grp).values():
+        if late[rows].any():
+            proof[_one_position(sol, rows[fits[rows]])] = True
     suspects = np.zeros(det.shape[0], bool)
     for old, _new in _blends(groups, grp, new_det, proof, det):
         suspects[old] = True
@@ -335,14 +338,21 @@ ONE_POSITION_MIN_ROUNDS = 3
 ONE_POSITION_P = 0.01
 
 
+@functools.lru_cache(maxsize=256)
+def _chi2_limit(dof: int) -> float:
+    """The chi-square value exceeded with probability ONE_POSITION_P (one scipy call per
+    degree of freedom, not per group)."""
+    from scipy.stats import chi2
+
+    return float(chi2.isf(ONE_POSITION_P, dof))
+
+
 def _one_position(sol, rows: np.ndarray) -> np.ndarray:
     """The rounds among `rows` that share one position (a launcher's salvo: rounds fired from
     one spot): while the chi-square of their positions about the covariance-weighted mean
     (2 (n - 1) degrees of freedom) is below ONE_POSITION_P, the round farthest from the mean
     (a fit with a wrong onset) is set aside; empty when fewer than ONE_POSITION_MIN_ROUNDS
     remain. A salvo's impacts scatter by hundreds of metres and fail it."""
-    from scipy.stats import chi2
-
     rows = np.asarray(rows, dtype=np.int64)
     if rows.size < ONE_POSITION_MIN_ROUNDS:
         return rows[:0]
@@ -356,11 +366,18 @@ def _one_position(sol, rows: np.ndarray) -> np.ndarray:
         mean = np.linalg.solve(W.sum(0), np.einsum("nij,nj->i", W, p))
         d = p - mean
         z2 = np.einsum("ni,nij,nj->n", d, W, d)
-        if chi2.sf(float(z2.sum()), 2 * (rows.size - 1)) >= ONE_POSITION_P:
+        if float(z2.sum()) <= _chi2_limit(2 * (rows.size - 1)):
             return rows
         keep = np.arange(rows.size) != int(np.argmax(z2))
         rows, p, W = rows[keep], p[keep], W[keep]
     return rows[:0]
+
+
+def _by_group(grp: np.ndarray) -> dict[int, np.ndarray]:
+    """Rows of each group number (in row order): one sort, not a scan of all rows per group."""
+    order = np.argsort(grp, kind="stable")
+    keys, starts = np.unique(grp[order], return_index=True)
+    return {int(k): rows for k, rows in zip(keys.tolist(), np.split(order, starts[1:]), strict=True)}
 
 
 def _blends(groups: list[np.ndarray], grp: np.ndarray, new_det: np.ndarray, ok: np.ndarray, det: np.ndarray):
@@ -368,9 +385,9 @@ def _blends(groups: list[np.ndarray], grp: np.ndarray, new_det: np.ndarray, ok: 
     the rounds that replace them): the group's rounds in `ok`, most arrays first, none taking
     an onset an earlier one took; a blend is an old source whose onsets fall two or more into
     each of two or more rounds."""
-    for gi in np.unique(grp):
+    for gi, rows in _by_group(grp).items():
         members = groups[gi]
-        mine = np.flatnonzero((grp == gi) & ok)
+        mine = rows[ok[rows]]
         # no detection in two rounds (a stray onset can align with two)
         seen: set[int] = set()
         chosen = []
