@@ -332,3 +332,28 @@ def test_triangle_solutions_solve_tdoa_and_keep_every_true_triple():
     assert total > 200
     # the windless closed form has no valid root for some triples (far sources, wind): ~9 % here
     assert missed <= 0.12 * total
+
+
+def test_detection_index_is_built_once_per_table_and_freed_with_it():
+    """The extension and repeat search share one (array, time) index per detection table:
+    the same table gets the same index, a different table its own (equal to a fresh build),
+    and the index goes when its table is freed."""
+    import gc
+
+    import numpy as np
+
+    from truceline.analysis import associate as asc
+    from truceline.analysis.acoustic import build_tables
+
+    sc = make_scenario(seed=7, n_shots=10)
+    arrays, dets = build_tables(sc.reports, {s["id"]: s for s in sc.sensors})
+    nA = len(arrays.ids)
+    idx = asc.detection_index(dets, nA)
+    assert asc.detection_index(dets, nA) is idx
+    other = asc.subset(dets, np.arange(0, len(dets), 2))
+    idx2 = asc.detection_index(other, nA)
+    fresh = asc._Index(other, nA)
+    assert idx2 is not idx and np.array_equal(idx2.order, fresh.order) and np.array_equal(idx2.key, fresh.key)
+    del other, idx2, fresh
+    gc.collect()
+    assert asc._INDEX_CACHE == []

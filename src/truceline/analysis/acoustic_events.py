@@ -331,9 +331,9 @@ def extend(arrays: Arrays, dets: Detections, det: np.ndarray, sol: Solution, ok:
     wvar = np.where(meas, arrays.wind_sigma_mps[ca] ** 2 + (np.hypot(wx, wy) * arrays.wind_sigma_rad[ca]) ** 2,
                     spread**2 + sol.cov[acc, 3, 3][:, None] + 0.25)
     var = arrays.timing_sigma[ca] ** 2 + g * g * wvar + sol.cov[acc, 2, 2][:, None]
-    from .associate import _Index
+    from .associate import detection_index
 
-    idx = _Index(dets, nA)
+    idx = detection_index(dets, nA)
     di, dt = idx.nearest(ca.ravel(), tpred.ravel(), np.zeros(len(dets), bool) if used is None else used)
     di, dt = di.reshape(acc.size, k), dt.reshape(acc.size, k)
     z = dt / np.sqrt(var)
@@ -439,13 +439,13 @@ def repeat_search(arrays: Arrays, dets: Detections, det: np.ndarray, sol: Soluti
     travel time); rounds from the same spot agree in tau to a few hundredths of a second and
     separate by the 0.6 s or more between rounds. Groups of >= `min_arrays` arrays agreeing
     within `gate_s` are new source hypotheses (rows of detection indices, start times)."""
-    from .associate import _Index
+    from .associate import detection_index
 
     S, K = det.shape
     empty = (np.zeros((0, 1), np.int64), np.zeros(0), np.zeros(0, np.int64))
     if S == 0:
         return empty
-    idx = _Index(dets, len(arrays.ids))
+    idx = detection_index(dets, len(arrays.ids))
     # in chunks of sources (groups never span sources): bounded memory at any scale
     step = max(1, REPEAT_CHUNK_SLOTS // max(K, 1))
     parts = [_repeat_groups(dets, idx, det[a:a + step], sol.t0[a:a + step], used, window_s, gate_s, min_arrays, a)

@@ -101,6 +101,26 @@ class _Index:
                                       self.start, self.end, float(self.span), used)
 
 
+_INDEX_CACHE: list = []  # [(weak references to the table's time and array columns, n_arrays, _Index)]
+
+
+def detection_index(dets: Detections, n_arrays: int) -> _Index:
+    """The (array, time) index of a detection table, built once per table: the extension and
+    the repeat search of every round look up the same day's detections (a sort of a million
+    rows each time, ~2 s a day otherwise). Only the last table's index is kept, and it goes
+    when that table's columns are freed."""
+    import weakref
+
+    if _INDEX_CACHE:
+        t_ref, arr_ref, n, idx = _INDEX_CACHE[0]
+        if t_ref() is dets.t and arr_ref() is dets.arr and n == n_arrays:
+            return idx
+    idx = _Index(dets, n_arrays)
+    _INDEX_CACHE[:] = [(weakref.ref(dets.t), weakref.ref(dets.arr), n_arrays, idx)]
+    weakref.finalize(dets.t, _INDEX_CACHE.clear)
+    return idx
+
+
 def _plain(v, shape) -> np.ndarray:
     """`v` as a writable C-contiguous float64 array of `shape` (broadcast where needed): one
     array type for the compiled kernels, so each is compiled once."""
