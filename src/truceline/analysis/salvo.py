@@ -350,9 +350,9 @@ def _chi2_limit(dof: int) -> float:
 def _one_position(sol, rows: np.ndarray) -> np.ndarray:
     """The rounds among `rows` that share one position (a launcher's salvo: rounds fired from
     one spot): while the chi-square of their positions about the covariance-weighted mean
-    (2 (n - 1) degrees of freedom) is below ONE_POSITION_P, the round farthest from the mean
-    (a fit with a wrong onset) is set aside; empty when fewer than ONE_POSITION_MIN_ROUNDS
-    remain. A salvo's impacts scatter by hundreds of metres and fail it."""
+    (2 (n - 1) degrees of freedom) exceeds its ONE_POSITION_P tail limit, the round farthest
+    from the mean (a fit with a wrong onset) is set aside; empty when fewer than
+    ONE_POSITION_MIN_ROUNDS remain. A salvo's impacts scatter by hundreds of metres and fail it."""
     rows = np.asarray(rows, dtype=np.int64)
     if rows.size < ONE_POSITION_MIN_ROUNDS:
         return rows[:0]
