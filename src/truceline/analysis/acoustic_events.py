@@ -186,10 +186,9 @@ def completeness(arrays: Arrays, det: np.ndarray, dets: Detections, lon, lat,
     srt = np.sort(np.where(m, dist, np.inf), axis=1)
     q = np.clip(np.ceil(0.75 * n).astype(int) - 1, 0, srt.shape[1] - 1)
     d75 = np.where(n > 0, srt[np.arange(E), q], 0.0)
-    if centre is None:
-        X, Y, _c = geodesy.project_region(np.r_[arrays.lon, lon], np.r_[arrays.lat, lat])
-    else:
-        X, Y, _ = geodesy.to_local(centre[0], centre[1], np.r_[arrays.lon, lon], np.r_[arrays.lat, lat])
+    pts_lon, pts_lat = np.r_[arrays.lon, lon], np.r_[arrays.lat, lat]
+    c_lon, c_lat = centre if centre is not None else geodesy.region_centre(pts_lon, pts_lat)
+    X, Y, _ = geodesy.to_local(c_lon, c_lat, pts_lon, pts_lat)
     nA = len(arrays.ids)
     tree = cKDTree(np.c_[X[:nA], Y[:nA]])
     cnt = tree.query_ball_point(np.c_[X[nA:], Y[nA:]], d75 * 1.001 + 1.0, return_length=True)
