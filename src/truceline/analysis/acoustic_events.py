@@ -8,9 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import cKDTree
-from scipy.special import chdtri
 
-from . import geodesy
+from . import chi2, geodesy
 from .acoustic import Arrays, Detections
 from .associate import AssociationConfig, Clusters, associate
 from .localize import Problem, Solution, calibrate_wind_spread, solve
@@ -21,10 +20,6 @@ WIND_RADIUS_M = 60000.0
 MIN_WIND_SPREAD = 0.3  # m/s
 WIND_WINDOW_S = 3600.0
 
-
-def _isf(p, dof):
-    """Upper-tail chi-square quantile (scipy.special, avoiding the slow scipy.stats import)."""
-    return chdtri(np.asarray(dof, float), p)
 
 
 @dataclass(slots=True)
@@ -384,7 +379,7 @@ def fit_passes(sol: Solution, p_accept: float) -> np.ndarray:
     consistent with the noise model, enough measurements (4 arrays, or 3 and an azimuth)."""
     n = sol.m.sum(1)
     n_az = sol.maz.sum(1)
-    limit = np.where(sol.dof > 0, _isf(p_accept, np.maximum(sol.dof, 1)), np.inf)
+    limit = np.where(sol.dof > 0, chi2.isf(p_accept, np.maximum(sol.dof, 1)), np.inf)
     ok = sol.converged & (sol.chi2 <= limit) & ((n >= 4) | ((n >= 3) & (n_az >= 1)))
     return ok & np.isfinite(sol.lon) & np.isfinite(sol.cov[:, 0, 0])
 

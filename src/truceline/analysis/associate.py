@@ -29,15 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import cKDTree
-from scipy.special import chdtri
 
-from . import geodesy, kernels
+from . import chi2, geodesy, kernels
 from .acoustic import Arrays, Detections
-
-
-def _isf(p, dof):
-    """Upper-tail chi-square quantile (scipy.special, avoiding the slow scipy.stats import)."""
-    return chdtri(np.asarray(dof, float), p)
 
 
 @dataclass(slots=True)
@@ -500,7 +494,7 @@ class Associator:
         n = sel.sum(1)
         chi = np.where(sel, z**2, 0.0).sum(1)
         dof = np.maximum(n - 3, 1)
-        ok = (n >= cfg.min_arrays) & (chi <= _isf(cfg.p_gate, dof))
+        ok = (n >= cfg.min_arrays) & (chi <= chi2.isf(cfg.p_gate, dof))
         ok &= np.where(sel, z <= 4.5, True).all(1)
         # completeness: a real source is heard by most arrays nearer than its members (the
         # slots are the K arrays nearest the fitted source, nearest first); a chance

@@ -10,7 +10,8 @@ into the arrival-time variance. The model for array k:
     T_k = t0 + d_k / (c_k + w_k . u_k),   u_k = unit vector source -> array, d_k = |a_k - s|
     az_k = bearing array -> source (+ meridian convergence)
 
-Gauss-Newton on all events at once (padded (E, K) arrays, batched 5x5 solves). The
+Gauss-Newton event by event in compiled code (`kernels.gauss_newton`) over padded (E, K)
+arrays; the final linearization and the covariance are batched NumPy. The
 reported covariance is the inverse Fisher information at the solution (the Cramer-Rao
 bound of the same model), so the estimator, its covariance and the bound are consistent
 by construction; `fisher_position_cov` evaluates the same information at any position
@@ -23,18 +24,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import chdtri
 
-from . import geodesy
+from . import chi2, geodesy
 
 NPARAM = 6  # x, y, t0, Wx, Wy, dc (speed-of-sound offset for arrays without a thermometer)
 DC_DT = 0.6  # m/s per deg C: d c / d T near 0 C
 TEMP_REPORT_SIGMA_C = 0.3  # assumed error of a reported air temperature (the registry gives none)
 
-
-def _isf(p, dof):
-    """Upper-tail chi-square quantile (scipy.special, avoiding the slow scipy.stats import)."""
-    return chdtri(np.asarray(dof, float), p)
 
 
 @dataclass(slots=True)
@@ -145,20 +141,22 @@ def _safe_inv(J):
 
 
 def _gn(x, y, t0, W, ax, ay, conv, P, m, maz, iters=8):
-    for _ in range(iters):
-        res, H, var, ares, Ha, _ = _linearize(x, y, t0, W, ax, ay, conv, P, m, maz)
-        J, g, _ = _normal(res, H, var, ares, Ha, m, maz, W, P)
-        step = (_safe_inv(J) @ g[..., None])[..., 0]
-        # limit wild steps (bad starts) to 3 km / 10 m/s
-        sn = np.hypot(step[:, 0], step[:, 1])
-        f = np.minimum(1.0, 3000.0 / np.maximum(sn, 1e-9))
-        step[:, :3] *= f[:, None]
-        step[:, 3:] = np.clip(step[:, 3:], -10.0, 10.0)
-        x, y, t0 = x + step[:, 0], y + step[:, 1], t0 + step[:, 2]
-        W = W + step[:, 3:]
-        if np.all(sn < 0.01):
-            break
-    return x, y, t0, W, sn < 1.0
+    """Gauss-Newton from (x, y, t0, W) in each event's plane, at most `iters` steps, each
+    step's position change capped at 3 km and wind change at 10 m/s (bad starts). Compiled
+    event by event (`kernels.gauss_newton`; as NumPy expressions over (E, K, 6) arrays it was
+    most of the fit's time). Returns the new estimates and whether the last step was < 1 m."""
+    from . import kernels
+
+    x, y, t0 = (np.array(v, dtype=float) for v in (x, y, t0))
+    W = np.array(W, dtype=float)
+    f = {k: np.ascontiguousarray(getattr(P, k)) for k in ("t", "c", "has_w", "wx", "wy", "has_T", "wsig_s", "wsig_d",
+                                                           "sig_t", "az", "sig_az", "sig_sp", "prior_w", "prior_var")}
+    ok = kernels.gauss_newton(x, y, t0, W, np.ascontiguousarray(ax, float), np.ascontiguousarray(ay, float),
+                              np.ascontiguousarray(conv, float), f["t"], f["c"], f["has_w"], f["wx"], f["wy"],
+                              f["has_T"], f["wsig_s"], f["wsig_d"], f["sig_t"], f["az"], f["sig_az"], f["sig_sp"],
+                              f["prior_w"], f["prior_var"], np.ascontiguousarray(m), np.ascontiguousarray(maz),
+                              iters, (DC_DT * TEMP_REPORT_SIGMA_C) ** 2)
+    return x, y, t0, W, ok
 
 
 def _take(P: Problem, idx: np.ndarray, k: int | None = None) -> Problem:
@@ -276,7 +274,7 @@ def _solve(P: Problem, lon0, lat0, t00, outlier_rounds: int = 6, p_outlier: floa
         p_eff = NPARAM - (np.einsum("eii->ei", cov[:, 3:, 3:]) / Pi.prior_var).sum(1)
         mi, mazi = m[idx], maz[idx]
         dof = np.maximum(mi.sum(1) + mazi.sum(1) - p_eff, 0.0)
-        limit = np.where(dof > 0.5, _isf(p_outlier, np.maximum(dof, 0.5)), np.inf)
+        limit = np.where(dof > 0.5, chi2.isf(p_outlier, np.maximum(dof, 0.5)), np.inf)
         bad = (chi > limit) & (mi.sum(1) >= 5)
         if not bad.any():
             break
@@ -333,7 +331,7 @@ def calibrate_wind_spread(sol: Solution, use: np.ndarray, lo: float = 0.0, hi: f
     # trimmed, the spread re-estimated on the rest, three times
     est = 0.5
     for _ in range(3):
-        keep = per_event(est) <= _isf(1e-5, np.maximum(dof, 0.5))
+        keep = per_event(est) <= chi2.isf(1e-5, np.maximum(dof, 0.5))
         if keep.sum() < 5:
             keep = np.ones_like(keep)
         target = dof[keep].sum()

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
-from . import geodesy, salvo
+from . import chi2, geodesy, salvo
 from .acoustic import AcousticColumns, build_tables
 from .acoustic_events import explained, locate_sources, unexplained_crowding
 from .associate import AssociationConfig
@@ -471,8 +471,6 @@ def _acoustic_only_fit(e: Event) -> bool:
 def _fit_p(events: list[Event]) -> np.ndarray:
     """Chi-square tail probability of each acoustic event's fit (one vectorized call: a
     call per event cost a second on a day of 60,000 sources)."""
-    from scipy.stats import chi2
-
     c2 = np.array([float(e.quality.get("chi2", 0.0)) for e in events], float)
     dof = np.array([max(float(e.quality.get("dof", 0.0)), 0.5) for e in events], float)
     return chi2.sf(c2, dof)

@@ -53,9 +53,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import norm
 
 from truceline.analysis.attribution import regularize_cov, valid_covariances
+from truceline.analysis.chi2 import normal_cdf
 from truceline.errors import InputError
 from truceline.formats import parse_time
 from truceline.profile import DEFAULT_SIGHTING_MIN_CONFIDENCE
@@ -233,7 +233,7 @@ def band_probability(
     d = np.asarray(dist_m, dtype=float)
     s = np.maximum(np.asarray(sigma_n_m, dtype=float), 1e-9)
     w = np.asarray(half_width_m, dtype=float)
-    return norm.cdf((w - d) / s) - norm.cdf((-w - d) / s)
+    return normal_cdf((w - d) / s) - normal_cdf((-w - d) / s)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,7 +290,7 @@ def _check(features, territory, profile, rules, evidence: bool) -> tuple[list[li
         with np.errstate(invalid="ignore", divide="ignore"):
             p_time = np.where(
                 np.isfinite(x.time_sigma) & (x.time_sigma > 0),
-                norm.cdf((x.time - eff) / np.where(x.time_sigma > 0, x.time_sigma, 1.0)),
+                normal_cdf((x.time - eff) / np.where(x.time_sigma > 0, x.time_sigma, 1.0)),
                 np.where(x.time >= eff, 1.0, 0.0),
             )
         p_time = np.where(np.isfinite(x.time), p_time, np.nan)

@@ -29,7 +29,7 @@ import functools
 import numpy as np
 from scipy.spatial import cKDTree
 
-from . import geodesy, kernels
+from . import chi2, geodesy, kernels
 from .acoustic import Arrays, Detections
 
 GROUP_M = 3000.0  # sources this close (and GROUP_S in time) may be one salvo and its blends
@@ -342,8 +342,6 @@ ONE_POSITION_P = 0.01
 def _chi2_limit(dof: int) -> float:
     """The chi-square value exceeded with probability ONE_POSITION_P (one scipy call per
     degree of freedom, not per group)."""
-    from scipy.stats import chi2
-
     return float(chi2.isf(ONE_POSITION_P, dof))
 
 
