@@ -247,7 +247,7 @@ def _rhythm_pass(arrays: Arrays, dets: Detections, src, cfg=None, p_accept: floa
     Returns the new sources and the number of rounds appended at their end. `workers`:
     processes for the groups and the fits (the result does not depend on it)."""
     global _SHARED
-    from .acoustic_events import _accept, build_problem, extend_and_refit, wind_prior
+    from .acoustic_events import PRIOR_SPREAD_FLOOR, _accept, build_problem, extend_and_refit, wind_prior
     from .associate import AssociationConfig
     from .localize import solve
     from .parallel import effective_workers, pmap
@@ -282,7 +282,7 @@ def _rhythm_pass(arrays: Arrays, dets: Detections, src, cfg=None, p_accept: floa
     t0 = np.concatenate(cand_t0)
     lon0, lat0 = np.concatenate(cand_lon), np.concatenate(cand_lat)
     grp = np.concatenate(cand_group)
-    pw, pv = wind_prior(arrays, dets, lon0, lat0, t0, spread=max(spread, 0.5))
+    pw, pv = wind_prior(arrays, dets, lon0, lat0, t0, spread=max(spread, PRIOR_SPREAD_FLOOR))
     P = build_problem(arrays, dets, rows, pw, pv, sig_sp=spread)
     sol = solve(P, lon0, lat0, t0, workers=workers)
     new_det = np.where(sol.m, rows, -1)
