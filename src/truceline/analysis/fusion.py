@@ -101,12 +101,13 @@ def combined_confidence(confidences: list[float]) -> float | None:
     return float(1.0 / (1.0 + math.exp(-log_odds))) if log_odds > -700 else 0.0
 
 
-def cov_from(x) -> np.ndarray:
-    c = np.asarray(x, float).reshape(2, 2)
-    c = 0.5 * (c + c.T)
-    # guard a degenerate covariance: floor the eigenvalues at 1 m^2
+def covs_from(c: np.ndarray) -> np.ndarray:
+    """Reported 2x2 covariances (a stack (N, 2, 2)), symmetrized, their eigenvalues floored
+    at 1 m^2 (a degenerate covariance would make one measurement infinitely precise)."""
+    c = np.asarray(c, float).reshape(-1, 2, 2)
+    c = 0.5 * (c + np.swapaxes(c, 1, 2))
     w, v = np.linalg.eigh(c)
-    return (v * np.maximum(w, 1.0)) @ v.T
+    return (v * np.maximum(w, 1.0)[:, None, :]) @ np.swapaxes(v, 1, 2)
 
 
 class SpatialHash:
@@ -234,7 +235,10 @@ def radar_observations(reports: list[dict]) -> list[dict]:
             p = b[role]
             out.append({
                 "report": r["id"], "role": role, "lon": float(p["lon"]), "lat": float(p["lat"]),
-                "cov": cov_from(p["cov_en_m2"]), "time": parse_time(b[f"{role}_time"]),
+                "cov": p["cov_en_m2"], "time": parse_time(b[f"{role}_time"]),
                 "projectile": b.get("projectile"),
             })
+    if out:  # the covariances checked in one call
+        for o, c in zip(out, covs_from(np.array([o["cov"] for o in out], float)), strict=True):
+            o["cov"] = c
     return out

@@ -138,6 +138,13 @@ def _acoustic_sources(reports: AcousticColumns, registry, cfg, workers: int | No
                  "_acoustic": (src, arrays, dets)}
 
 
+def _inv2(c: np.ndarray) -> np.ndarray:
+    """Inverse of a 2x2 matrix in closed form (np.linalg.inv costs microseconds a call)."""
+    a, b, c_, d = float(c[0, 0]), float(c[0, 1]), float(c[1, 0]), float(c[1, 1])
+    det = a * d - b * c_
+    return np.array([[d, -b], [-c_, a]]) / det
+
+
 def _fuse_radar(srcs: list[_Src], radar_reports: list[dict]) -> None:
     obs = radar_observations(radar_reports)
     if not obs:
@@ -205,9 +212,11 @@ def _fuse_radar(srcs: list[_Src], radar_reports: list[dict]) -> None:
         else:
             s = srcs[best]
             e, n = geodesy.to_local_near(s.lon, s.lat, o["lon"], o["lat"])
-            Ia, Ib = np.linalg.inv(s.cov), np.linalg.inv(o["cov"])
-            P = np.linalg.inv(Ia + Ib)
-            m = P @ (Ib @ np.array([float(e), float(n)]))
+            # information-weighted mean: P = (A^-1 + B^-1)^-1 = A (A + B)^-1 B, and the
+            # shift of the mean from A's position P B^-1 v = A (A + B)^-1 v (2x2, closed form)
+            gain = s.cov @ _inv2(s.cov + o["cov"])
+            P = gain @ o["cov"]
+            m = gain @ np.array([float(e), float(n)])
             lo, la = geodesy.from_local_near(s.lon, s.lat, float(m[0]), float(m[1]))
             s.lon, s.lat, s.cov = float(lo), float(la), 0.5 * (P + P.T)
             w = 1.0 / s.time_var + 1.0 / RADAR_TIME_SIGMA_S**2
