@@ -526,3 +526,24 @@ def test_counting_sort_and_greedy_claim_equal_their_python_forms(seed, n, groups
             ref_used[row] = True
             ref_won[h] = True
     assert np.array_equal(won, ref_won) and np.array_equal(used, ref_used)
+
+
+def _ref_compact(det: np.ndarray) -> np.ndarray:
+    """`acoustic_events.compact` before `kernels.compact_rows`: a stable sort of each row."""
+    order = np.argsort(det < 0, axis=1, kind="stable")
+    det = np.take_along_axis(det, order, axis=1)
+    return det[:, :max(int((det >= 0).sum(1).max()), 1)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.integers(1, 30), cols=st.integers(1, 12), seed=st.integers(0, 2**32 - 1),
+       empty=st.floats(0.0, 1.0))
+def test_compact_rows_is_the_stable_partition(rows, cols, seed, empty):
+    from truceline.analysis.acoustic_events import compact
+
+    rng = np.random.default_rng(seed)
+    det = rng.integers(0, 1000, (rows, cols))
+    det[rng.random((rows, cols)) < empty] = -1
+    got = compact(det)
+    assert got.dtype == det.dtype
+    assert np.array_equal(got, _ref_compact(det))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from . import chi2, geodesy
+from . import chi2, geodesy, kernels
 from .acoustic import Arrays, Detections
 from .associate import AssociationConfig, Clusters, associate
 from .localize import Problem, Solution, calibrate_wind_spread, solve
@@ -105,10 +105,8 @@ def compact(det: np.ndarray) -> np.ndarray:
     """Valid slots first, columns trimmed to the largest cluster."""
     if det.size == 0:
         return det
-    order = np.argsort(det < 0, axis=1, kind="stable")
-    det = np.take_along_axis(det, order, axis=1)
-    k = max(int((det >= 0).sum(1).max()), 1)
-    return det[:, :k]
+    out, k = kernels.compact_rows(np.ascontiguousarray(det))
+    return out[:, :k]
 
 
 def build_problem(arrays: Arrays, dets: Detections, det: np.ndarray, prior_w, prior_var, sig_sp=1.0) -> Problem:
