@@ -95,6 +95,7 @@ def _acoustic_sources(reports: AcousticColumns, registry, cfg, workers: int | No
     import time
 
     t0 = time.perf_counter()
+    geodesy.load_compiled()  # before the first fork, so the pool workers inherit it
     mode = choose_temperature_model(reports, registry, cfg, workers=workers)
     t1 = time.perf_counter()
     arrays, dets = build_tables(reports, registry, missing_temp=mode)
