@@ -31,9 +31,9 @@ def _agrees(lon1, lat1, lon2, lat2, dist_tol, side_tol):
 @settings(max_examples=200, deadline=None)
 @given(lon=st.floats(-180.0, 180.0), lat=st.floats(-89.9, 89.9), az=st.floats(-180.0, 180.0),
        dist=st.floats(0.0, 200_000.0))
-def test_short_geodesics_match_karney_to_the_micrometre(lon, lat, az, dist):
+def test_short_geodesics_match_karney_to_ten_micrometres(lon, lat, az, dist):
     lon2, lat2, _ = GEOD.fwd(lon, lat, az, dist)
-    _agrees(np.array([lon]), np.array([lat]), np.array([lon2]), np.array([lat2]), 1e-6, 1e-6)
+    _agrees(np.array([lon]), np.array([lat]), np.array([lon2]), np.array([lat2]), 1e-5, 1e-5)
 
 
 def test_long_geodesics_the_whole_globe_over():
