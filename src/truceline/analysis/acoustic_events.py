@@ -27,7 +27,6 @@ PRIOR_SPREAD_FLOOR = 0.5  # m/s: least spread of the true wind about the mean of
 WIND_WINDOW_S = 3600.0
 
 
-
 @dataclass(slots=True)
 class AcousticSources:
     """Located sources (one row each) with their member detections."""

@@ -1,4 +1,4 @@
-"""Compiled inner loops of the association (Numba).
+"""Compiled inner loops of the association, the source fits and the geodesics (Numba).
 
 The association's hot paths work on many small problems at once (tens of thousands of
 hypotheses a window, each with up to `refine_near` array slots). As NumPy array
@@ -7,8 +7,13 @@ expressions they allocate a dozen (H, K) temporaries per Gauss-Newton iteration 
 The results are the same computations (the summation order differs in the last bits), so
 the NumPy forms they replaced are the reference in `tests/test_analysis_kernels.py`.
 
+The source fits (`gauss_newton`) and inverse geodesics (`geodesic_inverse`) likewise: one
+event or one pair at a time in a short loop, where NumPy built (E, K, 6) temporaries per
+iteration; their references are in `tests/test_analysis_localize.py` and
+`tests/test_analysis_geodesy_inverse.py`.
+
 Compiled on first use and cached beside the module (`cache=True`): a fresh install pays the
-compilation once (about 12 s on a 2-core machine), later processes load it (about 1.7 s).
+compilation once (about 12-15 s on a 2-core machine), later processes load it (about 2 s).
 """
 
 from __future__ import annotations

@@ -32,7 +32,6 @@ DC_DT = 0.6  # m/s per deg C: d c / d T near 0 C
 TEMP_REPORT_SIGMA_C = 0.3  # assumed error of a reported air temperature (the registry gives none)
 
 
-
 @dataclass(slots=True)
 class Problem:
     """Padded per-event measurement arrays (E events x K slots); `m` marks valid slots."""
