@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from scenario_gen import make_scenario, score_acoustic  # noqa: E402
-from truceline.analysis import analyze_reports, geodesy  # noqa: E402
+from truceline.analysis import analyze_reports  # noqa: E402
 
 
 def _seeds(text: str) -> list[int]:
@@ -33,12 +33,6 @@ def _seeds(text: str) -> list[int]:
         a, b = text.split("-")
         return list(range(int(a), int(b) + 1))
     return [int(x) for x in text.split(",")]
-
-
-def _d2(e, tr) -> float:
-    de, dn, _ = geodesy.to_local(e.lon, e.lat, tr["lon"], tr["lat"])
-    v = np.array([float(de), float(dn)])
-    return float(v @ np.linalg.solve(np.asarray(e.cov_en_m2), v))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,11 +56,11 @@ def main(argv: list[str] | None = None) -> int:
                 for j, evs in s["matched"].items():
                     tr = sc.truth[j]
                     for e in evs:
-                        inside = _d2(e, tr) <= 5.991
+                        inside = s["d2_of"][e.id] <= 5.991
                         per_kind[tr["kind"]].append(inside)
                         per_n.setdefault(min(len(e.reports), 10), []).append(inside)
                 rows.append({"seed": seed, "layout": layout, "azimuth_fraction": azf,
-                             **{k: round(v, 4) if isinstance(v, float) else v for k, v in s.items() if k != "matched"}})
+                             **{k: round(v, 4) if isinstance(v, float) else v for k, v in s.items() if k not in ("matched", "d2_of")}})
                 print(f"seed {seed} {layout:6s} az {azf}: recall {s['recall']:.3f} precision {s['precision']:.3f} "
                       f"coverage {s['coverage']:.3f} events {s['n_events']}", flush=True)
 

@@ -226,6 +226,7 @@ def score_acoustic(events, sc: Scenario, min_arrays: int = 4) -> dict:
     matched: dict[int, list] = {}
     n_ev, good = 0, 0
     d2s, errs = [], []
+    d2_of: dict[str, float] = {}  # Mahalanobis d^2 of each matched event from its truth
     for e in events:
         if e.type not in ("launch", "impact"):
             continue
@@ -245,6 +246,7 @@ def score_acoustic(events, sc: Scenario, min_arrays: int = 4) -> dict:
             good += 1
             matched.setdefault(j, []).append(e)
             d2s.append(d2)
+            d2_of[e.id] = d2
             errs.append(err)
     heard = [i for i, t in enumerate(sc.truth) if len(t["arrays"]) >= min_arrays]
     recall = float(np.mean([i in matched for i in heard])) if heard else 1.0
@@ -257,4 +259,5 @@ def score_acoustic(events, sc: Scenario, min_arrays: int = 4) -> dict:
         "rmse": float(np.sqrt(np.mean(np.square(errs)))) if errs else float("nan"),
         "duplicates": sum(len(v) - 1 for v in matched.values()),
         "matched": matched,
+        "d2_of": d2_of,
     }

@@ -228,17 +228,17 @@ def cluster_satellite(reports: list[dict]) -> list[Track]:
 
 def radar_observations(reports: list[dict]) -> list[dict]:
     """Launch and impact observations of every radar track, in time order."""
-    out = []
+    out, raw = [], []
     for r in sorted(reports, key=lambda r: (parse_time(r["time"]), r["id"])):
         b = r["body"]
         for role in ("launch", "impact"):
             p = b[role]
+            raw.append(p["cov_en_m2"])
             out.append({
                 "report": r["id"], "role": role, "lon": float(p["lon"]), "lat": float(p["lat"]),
-                "cov": p["cov_en_m2"], "time": parse_time(b[f"{role}_time"]),
-                "projectile": b.get("projectile"),
+                "time": parse_time(b[f"{role}_time"]), "projectile": b.get("projectile"),
             })
-    if out:  # the covariances checked in one call
-        for o, c in zip(out, covs_from(np.array([o["cov"] for o in out], float)), strict=True):
-            o["cov"] = c
+    # the covariances checked in one call
+    for o, c in zip(out, covs_from(np.array(raw, float).reshape(-1, 2, 2)), strict=True):
+        o["cov"] = c
     return out

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import chi2, geodesy
+from . import chi2, geodesy, kernels
 
 NPARAM = 6  # x, y, t0, Wx, Wy, dc (speed-of-sound offset for arrays without a thermometer)
 DC_DT = 0.6  # m/s per deg C: d c / d T near 0 C
@@ -144,8 +144,6 @@ def _gn(x, y, t0, W, ax, ay, conv, P, m, maz, iters=8):
     step's position change capped at 3 km and wind change at 10 m/s (bad starts). Compiled
     event by event (`kernels.gauss_newton`; as NumPy expressions over (E, K, 6) arrays it was
     most of the fit's time). Returns the new estimates and whether the last step was < 1 m."""
-    from . import kernels
-
     x, y, t0 = (np.array(v, dtype=float) for v in (x, y, t0))
     W = np.array(W, dtype=float)
     f = {k: np.ascontiguousarray(getattr(P, k)) for k in ("t", "c", "has_w", "wx", "wy", "has_T", "wsig_s", "wsig_d",
