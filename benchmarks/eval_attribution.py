@@ -598,7 +598,45 @@ def evaluate(dirpath: Path, events_path: Path, territory_path: Path | None = Non
         (f["truth"][0] if f["truth"] else "no_truth") for f in fp))
     out["withdrawal_missed"] = missed_w
     out["withdrawal_false"] = fp
+    out["withdrawal_gate_sweep"] = gate_sweep(feats, matches, eligible_w, territory, profile)
     return out
+
+
+SWEEP_GATES = (0.0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+
+
+def gate_sweep(feats: Sequence[Mapping[str, Any]], matches: Mapping[str, tuple[str, str, float]],
+               eligible: set[str], territory: Any, profile: Any,
+               gates: Sequence[float] = SWEEP_GATES) -> list[dict[str, Any]]:
+    """Withdrawal recall and precision had the profile's `sighting_min_confidence` been each gate.
+
+    The rules are re-checked on the weapon sightings with the gate at 0 (position evidence only);
+    a sighting then breaks a withdrawal rule at gate g when it did so and its combined confidence
+    reaches g (or it has none). This is the whole trade-off curve the gate can reach, so it shows
+    whether any operating point meets both targets on the day. Rules carrying their own
+    `params.min_confidence` keep it (the default profile has none)."""
+    import dataclasses
+
+    from truceline.analysis.rules import check_rules
+
+    sight = [f for f in feats if f["properties"]["type"] == "weapon_sighting"]
+    if not sight:
+        return []
+    open_profile = dataclasses.replace(profile, sighting_min_confidence=0.0)
+    findings = check_rules(sight, territory, open_profile, evidence=False)
+    by_position = np.array([any(x.broken and x.code.startswith("withdrawal.") for x in fs) for fs in findings])
+    conf = np.array([np.nan if f["properties"].get("confidence") is None else float(f["properties"]["confidence"])
+                     for f in sight])
+    truth = [matches.get(f["properties"]["id"], (None, None, 0.0))[1] for f in sight]
+    true_hit = np.array([t in eligible for t in truth])
+    rows = []
+    for g in gates:
+        flag = by_position & (np.isnan(conf) | (conf >= g))
+        found = {truth[i] for i in np.flatnonzero(flag & true_hit)}
+        rec, prec = recall_precision(found, eligible, int((flag & true_hit).sum()), int(flag.sum()))
+        rows.append({"gate": g, "recall": round(rec, 4), "precision": round(prec, 4),
+                     "flagged_events": int(flag.sum())})
+    return rows
 
 
 def _fmt_table(rows: list[dict[str, float]]) -> str:
@@ -672,6 +710,10 @@ def print_report(res: dict[str, Any], details: int = 1000) -> None:
         print("   MISSED", json.dumps(x))
     for x in [f for f in res["withdrawal_false"] if not (f["truth"] or [""])[0].startswith("false:")][:details]:
         print("   FALSE", json.dumps(x))
+    if res.get("withdrawal_gate_sweep"):
+        print("   had sighting_min_confidence been: "
+              + "; ".join(f"{r['gate']:g}: {r['recall']:.3f} / {r['precision']:.3f}"
+                          for r in res["withdrawal_gate_sweep"]) + " (recall / precision)")
     lc = res["launch_coverage_95"]
     print(f"5. launch localization coverage (truth inside the 95 % ellipse): {lc['coverage']} of {lc['n']}")
     for k, v in lc["breakdown"].items():

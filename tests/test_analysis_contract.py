@@ -197,6 +197,21 @@ def test_cli_runs(tmp_path):
     _check_geojson(json.loads(out.read_text()))
 
 
+def test_cli_without_territory_uses_the_shipped_line(tmp_path):
+    """No --territory: the shipped line and the default profile still attribute and check, so an
+    empty `violations` never means "not checked"."""
+    sc = make_scenario(seed=4, n_arrays=14, n_shots=12, sign=True)
+    _write_scenario(tmp_path, sc)
+    out = tmp_path / "e.geojson"
+    r = subprocess.run([*CLI, "analyze", str(tmp_path / "reports.jsonl"), "--sensors", str(tmp_path / "sensors.json"),
+                        "--out", str(out), "--json"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    launches = [f["properties"] for f in json.loads(out.read_text())["features"] if f["properties"]["type"] == "launch"]
+    assert sum(set(p["attribution"]) == {"UA", "RU"} for p in launches) >= len(launches) // 2 > 0
+    assert all("distance_to_line_m" in p for p in launches)
+    assert any(p["responsible"] is not None and "fire.launch" in p["violations"] for p in launches)
+
+
 def test_lines_end_at_newline_only_as_in_ingest(tmp_path):
     """A raw carriage return between JSON tokens is whitespace inside one line: the report is
     accepted and the quarantine's line numbers count newlines only, as `truceline ingest` does."""

@@ -7,7 +7,7 @@ import pytest
 
 from scenario_gen import make_scenario, score_acoustic
 from truceline import formats
-from truceline.analysis import analyze_reports, geodesy
+from truceline.analysis import analyze_reports, fusion, geodesy
 
 T0 = 1767657600.0
 
@@ -88,7 +88,32 @@ def test_drone_sightings_same_object_and_distinct_objects():
     tank = next(e for e in events if "t0" in e.reports)
     assert tank.type == "weapon_sighting" and tank.object == "tank"
     sd = 30 / 1.1774
-    assert np.allclose(np.diag(tank.cov_en_m2), sd * sd / 4, rtol=1e-6)
+    extent = fusion.UAV_OBJECT_EXTENT_SIGMA_M ** 2  # where on the tank each look aimed
+    assert np.allclose(np.diag(tank.cov_en_m2), (sd * sd + extent) / 4, rtol=1e-6)
+
+
+@pytest.mark.parametrize("cep", [8.0, 12.0])
+def test_two_guns_of_a_battery_stay_two_sightings(cep):
+    """Precise looks alternating between two guns 80 m apart for 75 minutes: two sightings,
+    each holding its own gun inside its 95 % ellipse (one fused point between them, with a
+    tight ellipse, would hold neither)."""
+    lon, lat = 37.3, 47.9
+    guns = [geodesy.from_local(lon, lat, e, 0.0) for e in (-40.0, 40.0)]
+    rng = np.random.default_rng(5)
+    reps = []
+    for i in range(10):
+        glon, glat = guns[i % 2]
+        e, n = rng.normal(0, cep / 1.1774, 2)
+        lo, la = geodesy.from_local(float(glon), float(glat), e, n)
+        reps.append(_uav(f"g{i}", T0 + 450 * i, float(lo), float(la), cep, "artillery", i))
+    events = analyze_reports(reps, {"d1": {"id": "d1", "kind": "uav"}})
+    assert sorted(sorted(e.reports) for e in events) == [[f"g{i}" for i in range(0, 10, 2)],
+                                                        [f"g{i}" for i in range(1, 10, 2)]]
+    for e in events:
+        glon, glat = guns[int(e.reports[0][1:]) % 2]
+        de, dn, _ = geodesy.to_local(e.lon, e.lat, float(glon), float(glat))
+        v = np.array([float(de), float(dn)])
+        assert v @ np.linalg.solve(e.cov_en_m2, v) <= 5.991
 
 
 def test_satellite_fire_within_1km_and_12h():

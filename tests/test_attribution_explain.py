@@ -151,3 +151,4 @@ def test_explain_says_why_evidence_is_withheld(territory):
     assert "combine to a confidence of 0.600" in t_doubt
     assert abs(_pct_of(t_doubt, "UA") - 0.6) < 1e-3  # the territorial probability (1.0) times the confidence
     assert "Decision: no party is named" in t_doubt and "is below the 0.8 a finding needs" in t_doubt
+    assert "another look" in t_doubt

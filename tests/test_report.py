@@ -212,3 +212,26 @@ def test_rasterized_map_png_metadata_is_scanned(ctx, world, tmp_path, monkeypatc
     planted.write_text(f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}">')
     assert any(sid in t for t in embedded_png_text(planted.read_text()))
     assert [lk.what for lk in scan_paths([planted], world["sensors"])] == ["id"]
+
+
+def test_sightings_to_confirm_only_in_the_restricted_edition(world, ctx, tmp_path):
+    """A doubtful sighting whose position breaks a rule (violations_to_confirm) is listed for
+    analysts, with its confidence and rules, and never in the public edition."""
+    feats = [dict(f, properties=dict(f["properties"])) for f in world["features"]]
+    t0 = np.datetime64(f"{DAY}T00:00:00").astype("datetime64[s]").astype(float)
+    table = EventTable.from_features(feats)
+    k = int(np.flatnonzero((table.time >= t0) & (table.time < t0 + 86400))[0])
+    p = feats[k]["properties"]
+    p.update(type="weapon_sighting", object="tank", confidence=0.42, violations=[], responsible=None,
+             violations_to_confirm=["withdrawal.tank"])
+    res = build_daily_report(EventTable.from_features(feats), ctx, DAY, "restricted")
+    assert [(e["id"], e["confidence"], e["violations_to_confirm"]) for e in res.to_confirm] == [
+        (p["id"], 0.42, ["withdrawal.tank"])]
+    assert build_daily_report(EventTable.from_features(feats), ctx, DAY, "public").to_confirm == []
+    out = write_daily_report(tmp_path / "res", DAY, "restricted", events=feats, context=ctx)
+    html = out["html"].read_text()
+    assert "Sightings to confirm" in html and p["id"] in html and "0.42" in html
+    pdf = pdf_text(out["pdf"])  # "fi" is one ligature glyph there
+    assert "Sightings to con" in pdf and p["id"] in pdf and "withdrawal.tank" in pdf
+    pub = write_daily_report(tmp_path / "pub", DAY, "public", events=feats, context=ctx, formats=("html",))
+    assert "Sightings to confirm" not in pub["html"].read_text()

@@ -144,6 +144,11 @@ def test_unknown_calibre_uses_the_smallest_band(territory, profile, place):
         ["withdrawal.artillery_100mm"],
         [],
     ]
+    # the finding says the calibre was not observed (its code names the light band)
+    ev = {f.code: f.evidence for f in R.check_rules(feats[:1], territory, profile)[0]}
+    assert "no look reported the calibre" in ev["withdrawal.artillery_light"]
+    ev_c = {f.code: f.evidence for f in R.check_rules(feats[2:3], territory, profile)[0]}
+    assert "no look reported the calibre" not in ev_c["withdrawal.artillery_100mm"]
 
 
 def test_buffer_presence(territory, profile, place):
@@ -160,7 +165,7 @@ def test_buffer_presence(territory, profile, place):
     got = _violations(feats, territory, profile)
     assert got == [["buffer.presence"], ["buffer.presence", "withdrawal.tank"], [], [], [], []]
     z = [f["properties"]["zone"] for f in feats]
-    assert z[0] == "buffer" and z[3] == "UA"
+    assert z[0] == "UA" and z[1] == "RU" and z[3] == "UA"  # the party; nearness is the distance
     d = feats[0]["properties"]["distance_to_line_m"]
     assert d == pytest.approx(0.4 * half, rel=0.01)
 
@@ -316,6 +321,31 @@ def test_doubtful_sighting_breaks_no_position_rule(territory, profile, place):
     lax = parse_profile(_profile_doc(sighting_min_confidence=0.1, rules=[], exclusion=[{"class": "tank", "distance_km": 15.0,
                                                                                "rule": "tank"}]), "lax.toml")
     assert _violations([feats[1]], territory, lax) == [["withdrawal.tank"]]
+
+
+def test_doubtful_sighting_in_a_band_is_listed_to_confirm(territory, profile, place):
+    """A position that breaks a rule on a sighting too doubtful for a finding is listed in
+    violations_to_confirm (where to send another look); nothing is listed for credible
+    sightings (they are violations) or for positions that break nothing."""
+    gate = profile.sighting_min_confidence
+    feats = [
+        _event("doubt_in", "weapon_sighting", place(5_000.0, "UA"), _after(profile), object="tank", confidence=gate / 2),
+        _event("doubt_buffer", "weapon_sighting", place(500.0, "RU"), _after(profile), object="tank",
+               confidence=gate / 2),
+        _event("sure_in", "weapon_sighting", place(5_000.0, "UA"), _after(profile), object="tank", confidence=0.99),
+        _event("doubt_out", "weapon_sighting", place(40_000.0, "UA"), _after(profile), object="tank",
+               confidence=gate / 2),
+    ]
+    assert _violations(feats, territory, profile) == [[], [], ["withdrawal.tank"], []]
+    listed = [f["properties"].get("violations_to_confirm") for f in feats]
+    assert listed == [["withdrawal.tank"], ["buffer.presence", "withdrawal.tank"], None, None]  # profile order
+    found = {f.code: f for f in R.check_rules(feats[:1], territory, profile)[0]}
+    assert found["withdrawal.tank"].to_confirm and "another look" in found["withdrawal.tank"].evidence
+    assert not found["buffer.presence"].to_confirm and "another look" not in found["buffer.presence"].evidence
+    # a second pass with a credible confidence clears the list
+    feats[0]["properties"]["confidence"] = 0.99
+    assert _violations(feats[:1], territory, profile) == [["withdrawal.tank"]]
+    assert "violations_to_confirm" not in feats[0]["properties"]
 
 
 def test_sighting_min_confidence_must_be_a_probability(territory):

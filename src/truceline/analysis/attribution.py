@@ -553,16 +553,22 @@ def _position_ok(feature: Mapping[str, Any]) -> tuple[float, float] | None:
 
 
 MIN_REDUNDANT_DOF = 2.0
+MIN_OWN_ARRIVALS = 4  # arrivals no other located source predicts (3 suffice with an azimuth)
 
 
 def _barely_determined(props: dict[str, Any]) -> bool:
     """True for an acoustic-only fix with fewer than `MIN_REDUNDANT_DOF` redundant
-    measurements (`quality.dof` from the fusion): its chi-square test has almost no power
-    to reveal a wrong association (e.g. the far-array remainder of another source), so its
-    small covariance cannot be trusted to accuse anyone. Such an event stays undetermined;
-    radar or drone evidence, or more arrays, lift this. Also true for a launch the
-    analysis marked `quality.uncorroborated` (a radar-only track that nearby arrays did
-    not hear)."""
+    measurements (`quality.dof` from the fusion) that may be made of other sources' leftovers:
+    its chi-square test has almost no power to reveal a wrong association (the far-array
+    remainder of a source located elsewhere fits somewhere), so its small covariance cannot
+    be trusted to accuse anyone unless the analysis checked that its arrivals are its own:
+    `quality.explained_by_others` is the share of its arrivals another located source
+    predicts (`acoustic_events.explained_by_others`), and the arrivals left must still locate
+    a source by themselves (`MIN_OWN_ARRIVALS`, or one fewer with an azimuth): a mixture of
+    a few leftovers with a few detections of its own fails that. Without the check the event
+    stays undetermined; radar or drone evidence, or more arrays, lift this. Also
+    true for a launch the analysis marked `quality.uncorroborated` (a radar-only track that
+    nearby arrays did not hear)."""
     sources = props.get("sources")
     quality = props.get("quality")
     if not isinstance(sources, dict) or not isinstance(quality, dict):
@@ -571,7 +577,15 @@ def _barely_determined(props: dict[str, Any]) -> bool:
         return True
     dof = quality.get("dof")
     only_acoustic = set(sources) == {"acoustic"}
-    return only_acoustic and isinstance(dof, int | float) and dof < MIN_REDUNDANT_DOF
+    if not (only_acoustic and isinstance(dof, int | float) and dof < MIN_REDUNDANT_DOF):
+        return False
+    share = quality.get("explained_by_others")
+    n = sources.get("acoustic")
+    if not (isinstance(share, int | float) and isinstance(n, int) and 0.0 <= share <= 1.0):
+        return True
+    own = round(n * (1.0 - share))
+    need = MIN_OWN_ARRIVALS - (1 if (quality.get("n_azimuths") or 0) >= 1 else 0)
+    return own < need
 
 
 def withheld_reason(props: Mapping[str, Any]) -> str | None:
@@ -589,8 +603,11 @@ def withheld_reason(props: Mapping[str, Any]) -> str | None:
         return (f"only a radar track reports this launch, and {quality.get('silent_arrays')} acoustic arrays "
                 "within 10 km heard nothing, so the radar alone does not accuse anyone")
     if _barely_determined(dict(props)):
+        share = quality.get("explained_by_others")
+        why = ("" if not isinstance(share, int | float) else
+               f", and other located sources predict {share:.0%} of its arrivals (it may be made of their leftovers)")
         return (f"the acoustic fix has {quality.get('dof')} redundant measurements (fewer than "
-                f"{MIN_REDUNDANT_DOF:g}): its consistency test cannot reveal a wrong association, so its small "
+                f"{MIN_REDUNDANT_DOF:g}){why}: its consistency test cannot reveal a wrong association, so its small "
                 "ellipse is not trusted to accuse anyone")
     c = props.get("confidence")
     if props.get("type") == "weapon_sighting" and isinstance(c, int | float) and c < 1.0:

@@ -5,8 +5,8 @@
   (chi-square 2 dof, 99.9 %) and time, then fused in information form; tracks of the same
   projectile from several radars become one launch and one impact; a track matching
   nothing creates both events, linked.
-- uav: sightings of the same object (compatible class, within an hour, positions consistent
-  given their CEPs and the 50 m the spec allows) are one `weapon_sighting`; its confidence
+- uav: sightings of the same object (compatible class, within an hour of the last look,
+  positions consistent given their CEPs) are one `weapon_sighting`; its confidence
   combines the looks' confidences as independent evidence (`combined_confidence`).
 - satellite: detections of one fire within 1 km and 12 hours are one `thermal` event.
 - monitor: each report is a `monitor_report`.
@@ -28,7 +28,7 @@ CHI2_2DOF_99 = 9.210340371976182
 CEP_TO_SIGMA = 1.0 / 1.1774  # CEP (50 %) of a circular normal -> per-axis sigma
 RADAR_TIME_SIGMA_S = 0.1
 MONITOR_SIGMA_M = 50.0  # assumed: patrol positions are GPS fixes of what the team saw
-UAV_SAME_OBJECT_M = 50.0
+UAV_OBJECT_EXTENT_SIGMA_M = 5.0  # looks aim at different parts of a vehicle or emplacement
 UAV_WINDOW_S = 3600.0
 FIRE_RADIUS_M = 1000.0
 FIRE_WINDOW_S = 12 * 3600.0
@@ -53,15 +53,15 @@ class Track:
         e, n, _ = geodesy.to_local(self.lon, self.lat, lon, lat)
         return np.array([float(e), float(n)])
 
-    def mahalanobis2(self, lon: float, lat: float, cov: np.ndarray, extra_var: float = 0.0) -> float:
+    def mahalanobis2(self, lon: float, lat: float, cov: np.ndarray) -> float:
         """Squared Mahalanobis distance of a nearby point (gating: one call per candidate,
         so the tangent plane and the 2x2 inverse are written out; infinite when the
         combined covariance is singular)."""
         e, n = geodesy.to_local_near(self.lon, self.lat, lon, lat)
         c = np.asarray(cov, float)
-        a = self.cov[0, 0] + c[0, 0] + extra_var
+        a = self.cov[0, 0] + c[0, 0]
         b = 0.5 * (self.cov[0, 1] + self.cov[1, 0] + c[0, 1] + c[1, 0])
-        d = self.cov[1, 1] + c[1, 1] + extra_var
+        d = self.cov[1, 1] + c[1, 1]
         det = a * d - b * b
         if not det > 0:
             return math.inf
@@ -134,20 +134,26 @@ class SpatialHash:
 
 
 def cluster_uav(reports: list[dict]) -> list[Track]:
-    """Group drone sightings of the same object; returns fused tracks (one per object)."""
+    """Group drone sightings of the same object; returns fused tracks (one per object).
+
+    A look joins the track it is most consistent with (class compatible, last seen within an
+    hour) when the two positions differ by no more than their errors allow (chi-square 2 dof,
+    99 %, plus `UAV_OBJECT_EXTENT_SIGMA_M` for where on the object each look aims). The
+    spec's "within 50 m" is the widest grouping, not a licence to merge: two guns of a
+    battery 80 m apart, each seen with a 10 m error, are two objects, and a fused position
+    between them would hold neither (the fused covariance assumes one object)."""
     reps = sorted(reports, key=lambda r: (parse_time(r["time"]), r["id"]))
     if not reps:
         return []
     b0 = reps[0]["body"]
     sh = SpatialHash(float(b0["lon"]), float(b0["lat"]), 1000.0)
     tracks: list[Track] = []
-    allow = (UAV_SAME_OBJECT_M / 2.0) ** 2  # the object may stand up to 50 m from where it was
     for r in reps:
         b = r["body"]
         t = parse_time(r["time"])
         lon, lat = float(b["lon"]), float(b["lat"])
         sd = max(float(b.get("cep_m", 10.0)), 0.5) * CEP_TO_SIGMA
-        cov = np.eye(2) * sd * sd
+        cov = np.eye(2) * (sd * sd + UAV_OBJECT_EXTENT_SIGMA_M**2)
         obj = b.get("object", "unknown")
         best, best_d2 = None, CHI2_2DOF_99
         for i in sh.near(lon, lat):
@@ -157,7 +163,7 @@ def cluster_uav(reports: list[dict]) -> list[Track]:
             o2 = tr.info["object"]
             if obj != o2 and "unknown" not in (obj, o2):
                 continue
-            d2 = tr.mahalanobis2(lon, lat, cov, extra_var=allow)
+            d2 = tr.mahalanobis2(lon, lat, cov)
             if d2 <= best_d2:
                 best, best_d2 = i, d2
         if best is None:
@@ -169,7 +175,7 @@ def cluster_uav(reports: list[dict]) -> list[Track]:
             sh.add(lon, lat, len(tracks) - 1)
         else:
             tr = tracks[best]
-            tr.fuse(lon, lat, cov + allow * np.eye(2) * 0.0, t, 1.0)
+            tr.fuse(lon, lat, cov, t, 1.0)
             tr.time = min(tr.first_time, t)  # a sighting's time: when first seen
             tr.reports.append(r["id"])
             tr.kinds[r["id"]] = "uav"

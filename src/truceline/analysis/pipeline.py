@@ -18,8 +18,15 @@ from scipy.spatial import cKDTree
 
 from . import chi2, geodesy, salvo
 from .acoustic import AcousticColumns, build_tables
-from .acoustic_events import explained, locate_sources, unexplained_crowding
+from .acoustic_events import (
+    explained,
+    explained_by_others,
+    locate_sources,
+    network_reach,
+    unexplained_crowding,
+)
 from .associate import AssociationConfig
+from .attribution import MIN_REDUNDANT_DOF
 from .events import Event, event_id
 from .fusion import (
     CHI2_2DOF_999,
@@ -115,6 +122,11 @@ def _acoustic_sources(reports: AcousticColumns, registry, cfg, workers: int | No
     sol = src.sol
     accepted_det = np.where(src.accepted[:, None], src.det, -1)
     crowd = unexplained_crowding(dets, accepted_det)
+    acc = np.flatnonzero(src.accepted)
+    weak = acc[sol.dof[acc] < MIN_REDUNDANT_DOF]  # the fits attribution would otherwise not trust
+    reach = max((cfg or AssociationConfig()).r_max_m, network_reach(arrays))
+    leftover = dict(zip(weak.tolist(), explained_by_others(arrays, dets, accepted_det, sol, weak, reach).tolist(),
+                        strict=True))
     unexplained_labels = np.bincount(dets.label[~explained(dets, accepted_det)].astype(np.int64), minlength=3)[:3]
     out: list[_Src] = []
     for s in np.nonzero(src.accepted)[0]:
@@ -123,6 +135,8 @@ def _acoustic_sources(reports: AcousticColumns, registry, cfg, workers: int | No
         q = {"chi2": float(sol.chi2[s]), "dof": float(sol.dof[s]), "n_azimuths": int(sol.maz[s].sum()),
              "wind_east_mps": float(sol.wind[s, 0]), "wind_north_mps": float(sol.wind[s, 1]),
              "unexplained_nearby": round(float(crowd[s]), 3)}
+        if s in leftover:
+            q["explained_by_others"] = round(float(leftover[s]), 3)
         out.append(_Src(
             lon=float(sol.lon[s]), lat=float(sol.lat[s]), cov=sol.cov[s, :2, :2].copy(),
             time=dets.t_ref + float(sol.t0[s]), time_var=float(sol.cov[s, 2, 2]),

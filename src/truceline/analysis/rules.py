@@ -38,7 +38,10 @@ A sighting must also be credible: its ``confidence`` (the fused looks' confidenc
 independent evidence, ``truceline.analysis.fusion.combined_confidence``) must reach
 ``params.min_confidence``, else the profile's ``sighting_min_confidence`` (default 0.8). Decoys and
 misclassified vehicles are what drones mostly get wrong; the position probability cannot see them.
-A sighting without any reported confidence is taken at its word.
+A sighting without any reported confidence is taken at its word. A sighting whose position breaks
+a rule but whose confidence is too low lists that code in ``violations_to_confirm`` instead: no
+finding, but the place an analyst should send another look (a second look is what separates a
+decoy from a weapon; no confidence gate can, see docs/attribution.md).
 
 ``params`` understood (all optional): ``min_probability`` (0..1], ``effective_after_h`` >= 0,
 ``distance_km`` >= 0 (exclusion/buffer), ``min_confidence`` [0..1] (exclusion/buffer). Anything else there is an error, as are unknown kinds.
@@ -79,6 +82,7 @@ class Finding:
     probability: float | None  # probability that the rule's condition holds (None: not assessable)
     required: float  # min_probability the rule needs
     evidence: str  # plain-language basis of the decision
+    to_confirm: bool = False  # the position breaks it, the sighting's confidence is too low to say so
 
 
 # ---------------------------------------------------------------------------------------------
@@ -331,8 +335,9 @@ def _check(features, territory, profile, rules, evidence: bool) -> tuple[list[li
             prob = pb * pt
             conf = x.confidence[i]
             credible = bool(not np.isfinite(conf) or conf >= need_conf)
+            doubt = bool(not credible and prob >= need)
             if not evidence:
-                out[i].append(Finding(code, desc, kind, bool(credible and prob >= need), prob, need, ""))
+                out[i].append(Finding(code, desc, kind, bool(credible and prob >= need), prob, need, "", doubt))
                 continue
             zone = "buffer zone" if kind == "buffer" else "exclusion band"
             ev = (
@@ -345,11 +350,21 @@ def _check(features, territory, profile, rules, evidence: bool) -> tuple[list[li
                     if np.isfinite(p_time[i])
                     else "no valid time"
                 )
+            if kind == "exclusion" and math.isnan(x.calibers[i]) and _bands_of_class(profile, x.objects[i]) > 1:
+                ev += (f"; no look reported the calibre, so the smallest band of a {x.objects[i]} applies "
+                       "(the finding holds whatever the calibre; the rule's own calibre range is not observed)")
             if np.isfinite(conf):
                 ev += (f"; sighting confidence {conf:.3f} (its looks combined) "
                        + ("meets" if credible else "is below") + f" the {need_conf:g} a finding needs")
-            out[i].append(Finding(code, desc, kind, bool(credible and prob >= need), prob, need, ev))
+            if doubt:
+                ev += "; another look (a drone re-tasked, a monitor) would settle it"
+            out[i].append(Finding(code, desc, kind, bool(credible and prob >= need), prob, need, ev, doubt))
     return out, x
+
+
+def _bands_of_class(profile: Any, object_class: Any) -> int:
+    """How many withdrawal bands the profile's exclusion table has for a class."""
+    return sum(1 for e in (_get(profile, "exclusion", ()) or ()) if getattr(e, "object_class", None) == object_class)
 
 
 def _time_evidence(t: float, sigma: float, eff: float, p: float) -> str:
@@ -408,14 +423,22 @@ def evaluate_rules(
     rules: Sequence[Any] | None = None,
 ) -> None:
     """Fill ``properties.violations`` (codes of broken rules, profile order) of spec event Features,
-    and ``distance_to_line_m`` / ``zone`` where absent.
+    ``violations_to_confirm`` (position rules the sighting's estimate breaks but its confidence is
+    too low to report: what an analyst should send another look at; only when not empty) and
+    ``distance_to_line_m`` / ``zone`` where absent.
 
-    ``zone`` is ``"buffer"`` inside the buffer zone (estimate within ``buffer_zone_km`` of the line),
-    else the party whose territory contains the estimate, else ``"outside"``.
+    ``zone`` is the party whose territory contains the estimate, else ``"outside"`` (as the
+    analysis sets it; nearness to the line is ``distance_to_line_m`` and ``buffer.presence``).
     """
     findings, x = _check(features, territory, profile, rules, evidence=False)
     for f, fs in zip(features, findings, strict=True):
-        f.setdefault("properties", {})["violations"] = [g.code for g in fs if g.broken]
+        props = f.setdefault("properties", {})
+        props["violations"] = [g.code for g in fs if g.broken]
+        doubtful = [g.code for g in fs if g.to_confirm]
+        if doubtful:
+            props["violations_to_confirm"] = doubtful
+        else:
+            props.pop("violations_to_confirm", None)
     _fill_location(features, territory, profile, x.dist)
 
 
@@ -444,12 +467,10 @@ def _fill_location(
     if missing.any():
         dist[missing] = territory.distance_to_line_m(lon[missing], lat[missing])
     party = territory.party_at(lon, lat)
-    buffer_m = float(_get(profile, "buffer_zone_km", 0.0)) * 1000.0
     for k, i in enumerate(idx):
         p = features[i]["properties"]
         p.setdefault("distance_to_line_m", round(float(dist[k]), 1))
-        zone = "buffer" if dist[k] <= buffer_m else (party[k] or "outside")
-        p.setdefault("zone", zone)
+        p.setdefault("zone", party[k] or "outside")
 
 
 def check(events: list[Any], territory: Any, profile: Any = None, features: list[dict] | None = None) -> None:
@@ -471,6 +492,10 @@ def check(events: list[Any], territory: Any, profile: Any = None, features: list
     for e, f in zip(events, features, strict=True):
         p = f["properties"]
         e.violations = list(p["violations"])
+        if p.get("violations_to_confirm"):
+            e.extra["violations_to_confirm"] = list(p["violations_to_confirm"])
+        else:
+            e.extra.pop("violations_to_confirm", None)
         if e.zone is None and p.get("zone") is not None:
             e.zone = p["zone"]
         if e.distance_to_line_m is None and p.get("distance_to_line_m") is not None:

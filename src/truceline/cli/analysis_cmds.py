@@ -11,7 +11,9 @@ import typer
 def analyze(
     reports: Path = typer.Argument(..., help="Reports, JSON Lines (spec section 2)."),
     sensors: Path = typer.Option(..., "--sensors", help="Sensor registry sensors.json (spec section 1)."),
-    territory: Path | None = typer.Option(None, "--territory", help="territory.geojson (spec section 3)."),
+    territory: Path | None = typer.Option(
+        None, "--territory",
+        help="territory.geojson (spec section 3); default: the shipped 2026-01-06 snapshot of the line."),
     out: Path = typer.Option(..., "--out", help="Output events.geojson (spec section 4)."),
     profile: Path | None = typer.Option(None, "--profile", help="Agreement profile (TOML)."),
     db: str | None = typer.Option(None, "--db", help="Also ingest the reports into this store (URL)."),
@@ -22,7 +24,11 @@ def analyze(
 
     Quarantined lines are written to EVENTS.quarantine.jsonl beside the output."""
     from truceline.analysis.run import run_analysis
+    from truceline.geo import default_territory_path
 
+    # attribution and the rules need the parties' territory: without one they would say
+    # nothing, which an output file cannot tell from "checked, nothing broken"
+    territory = territory or default_territory_path()
     summary = run_analysis(reports, sensors, territory, out, profile_path=profile, db_url=db,
                            workers=workers, progress=not as_json)
     if as_json:
@@ -40,6 +46,7 @@ def analyze(
         table.add_row(f"  {key}", str(value))
     for key, value in summary["timings"].items():
         table.add_row(key, f"{value:.2f}")
+    table.add_row("territory", str(territory))
     table.add_row("events", summary["out"])
     table.add_row("quarantine", summary["quarantine"])
     Console().print(table)

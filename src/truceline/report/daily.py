@@ -82,6 +82,9 @@ class DailyReport:
     sensors: list[dict[str, Any]] = field(default_factory=list)
     tree_head: dict[str, Any] | None = None
     map_events: dict[str, np.ndarray] = field(default_factory=dict)
+    # restricted edition only: sightings whose position breaks a rule but whose confidence is
+    # too low for a finding (`violations_to_confirm`), where another look should be sent
+    to_confirm: list[dict[str, Any]] = field(default_factory=list)
 
     def summary_text(self) -> str:
         """One paragraph in the style of a monitoring mission's daily report."""
@@ -201,6 +204,8 @@ def build_daily_report(
     weapons = [r for r in (rows[i] for i in order) if r["type"] == "weapon_sighting" and r["violations"]]
     weapons_total = len(weapons)
     weapons = weapons[:MAX_LISTED_EVENTS]
+    to_confirm = ([r for r in (rows[i] for i in np.argsort(today.time, kind="stable")) if r.get("violations_to_confirm")]
+                  if edition == "restricted" else [])
 
     # trend: the 30 days up to and including `day`
     trend = []
@@ -262,6 +267,7 @@ def build_daily_report(
         sensors=list(sensors or []) if edition == "restricted" else [],
         tree_head=tree_head,
         map_events=map_events,
+        to_confirm=to_confirm[:MAX_LISTED_EVENTS],
     )
 
 

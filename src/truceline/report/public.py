@@ -122,7 +122,8 @@ def restricted_rows(
             "violations": list(table.violations[i]),
             "reports": [str(r) for r in p.get("reports") or []],
         }
-        for key in ("object", "zone", "impact_event", "launch_event", "distance_to_line_m"):
+        for key in ("object", "zone", "impact_event", "launch_event", "distance_to_line_m", "confidence",
+                    "violations_to_confirm"):
             if key in p:
                 row[key] = p[key]
         if sectors is not None:

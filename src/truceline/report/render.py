@@ -149,6 +149,15 @@ def _pdf_lines(r: DailyReport) -> list[tuple[str, str]]:
                             fmt_pos(e)] for e in r.weapons[:PDF_MAX_WEAPONS]], [22, 9, 11, 7, 8, 12, 22])
     else:
         L += [("p", "No weapon was seen inside its exclusion band.")]
+    if r.to_confirm:
+        L += [("p", t) for t in textwrap.wrap(
+            f"Sightings to confirm (restricted): {len(r.to_confirm)} whose position breaks a rule but whose "
+            "confidence is below what a finding needs; send another look.", 100)]
+        L += _table_lines(["event", "time", "object", "conf", "sector", "dist km", "rules"],
+                          [[e["id"], e["time"][11:19], e.get("object", ""),
+                            "" if e.get("confidence") is None else f"{e['confidence']:.2f}", e.get("sector", ""),
+                            f"{(e.get('distance_to_line_m') or 0) / 1000:.1f}", ", ".join(e["violations_to_confirm"])]
+                           for e in r.to_confirm[:PDF_MAX_WEAPONS]], [22, 9, 11, 6, 7, 8, 30])
     L += [("h", "6. Commission findings of the day")]
     if r.findings:
         for f in r.findings:
