@@ -63,15 +63,26 @@ def main() -> None:
     except typer.Abort:
         typer.secho("aborted", fg=typer.colors.RED, err=True)
         sys.exit(130)
-    except Exception as exc:  # click usage errors etc.
-        import click
+    except Exception as exc:  # usage errors (missing argument, unknown option), --help's exit
+        code = _usage_exit_code(exc)
+        if code is None:
+            raise
+        if code and hasattr(exc, "format_message"):
+            ctx = getattr(exc, "ctx", None)
+            where = getattr(ctx, "command_path", None) or "truceline"
+            typer.secho(f"error: {exc.format_message()} (see `{where} --help`)", fg=typer.colors.RED, err=True)
+        sys.exit(code)
 
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+
+def _usage_exit_code(exc: BaseException) -> int | None:
+    """The exit code of a command-line usage error or an early exit, None for anything else.
+
+    Typer (0.29) runs a vendored Click whose exception classes are not the `click` package's,
+    so they are recognised by their class names along the MRO, whichever Click raised them."""
+    names = {c.__name__ for c in type(exc).__mro__}
+    if "ClickException" in names or "Exit" in names:
+        return int(getattr(exc, "exit_code", 2) or 0)
+    return None
 
 
 if __name__ == "__main__":

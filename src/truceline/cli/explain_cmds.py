@@ -81,7 +81,8 @@ def load_report_index(path: Path) -> dict[str, dict[str, Any]]:
 
 def explain(
     event_id: str = typer.Argument(..., help="Id of the event to explain."),
-    events: Path = typer.Option(..., "--events", "-e", help="events.geojson written by the analysis."),
+    events: Path = typer.Option(Path("events.geojson"), "--events", "-e",
+                                help="events.geojson written by the analysis (default: ./events.geojson)."),
     territory: Path = typer.Option(None, "--territory", "-t", help=TERRITORY_HELP),
     profile: Path = typer.Option(None, "--profile", "-p", help=PROFILE_HELP),
     sensors: Path = typer.Option(
