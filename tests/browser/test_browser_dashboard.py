@@ -243,3 +243,26 @@ def test_stacked_events_open_as_a_list(page, server, bworld):
     # the list is rebuilt when the second event's detail arrives; wait for that, not the old list
     page.wait_for_selector(f"#stack-list button.on[data-ev='{second}']")
     assert page.inner_text("#detail-table tr:first-child td") == second
+
+
+def test_analyst_sees_what_a_sighting_needs_to_be_confirmed(page, server, bworld):
+    """A doubtful sighting whose position breaks a rule shows its confidence and the rule to
+    confirm in the analyst's detail panel."""
+    doubt = [f["properties"] for f in bworld["features"] if f["properties"].get("violations_to_confirm")]
+    assert doubt
+    sightings = [f for f in bworld["features"] if f["properties"]["type"] == "weapon_sighting"]
+    login(page, server, "analyst")
+    wait_map(page, server)
+    days = sorted({f["properties"]["time"][:10] for f in bworld["features"]})
+    page.fill("#f-start", days[0])
+    page.fill("#f-end", days[-1])
+    for t in page.locator("#f-types input").all():
+        if t.get_attribute("value") != "weapon_sighting":
+            t.uncheck()
+    page.wait_for_function(f"document.getElementById('map').dataset.total == '{len(sightings)}'")
+    page.wait_for_selector("#map[data-loading='0']")
+    page.locator(f"#g-events circle[data-id='{doubt[0]['id']}']").click(force=True)
+    page.wait_for_selector("#detail:not([hidden]) #detail-table")
+    body = page.inner_text("#detail-body")
+    assert "to confirm" in body and doubt[0]["violations_to_confirm"][0] in body
+    assert f"{doubt[0]['confidence']:.2f}" in body

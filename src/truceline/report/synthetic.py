@@ -94,6 +94,7 @@ def synthetic_events(
     monitors = [s for s in sensors if s["kind"] == "monitor"]
     others = [s for s in sensors if s["kind"] != "monitor"] or [{"id": "ac-x"}]
     dist = ctx.distance_to_line_m(lon, lat)
+    doubt_rng = np.random.default_rng(seed + 10_007)  # its own stream: the draws above stay as they were
     feats = []
     for i in range(n):
         typ = str(types[i])
@@ -128,8 +129,13 @@ def synthetic_events(
             obj = str(rng.choice(OBJECTS))
             props["object"] = obj
             lim = class_exclusion_m(ctx.settings, obj)
+            doubtful = doubt_rng.random() < 0.25  # a look the drone was unsure of (a decoy?)
+            props["confidence"] = round(float(doubt_rng.uniform(0.3, 0.79) if doubtful else doubt_rng.uniform(0.8, 1.0)), 2)
             if lim is not None and dist[i] < lim:
-                violations.append("heavy_weapon_in_exclusion_zone")
+                if doubtful:
+                    props["violations_to_confirm"] = ["heavy_weapon_in_exclusion_zone"]
+                else:
+                    violations.append("heavy_weapon_in_exclusion_zone")
         props.update(
             {
                 "id": f"ev-{day}-{seed}-{i:06d}",

@@ -269,6 +269,9 @@
         `ellipse ${d.ellipse95.major_m.toFixed(0)} × ${d.ellipse95.minor_m.toFixed(0)} m, azimuth ${d.ellipse95.azimuth_deg.toFixed(0)}°`],
       ["sector", d.sector || ""], ["distance to line", d.distance_to_line_m != null ? (d.distance_to_line_m / 1000).toFixed(1) + " km" : ""],
       ["responsible", d.responsible || "undetermined"], ["violations", (d.violations || []).join(", ") || "none"]];
+    if (d.confidence != null) rows.push(["sighting confidence", d.confidence.toFixed(2)]);
+    if ((d.violations_to_confirm || []).length)
+      rows.push(["to confirm", d.violations_to_confirm.join(", ") + " (position breaks it; confidence too low: send another look)"]);
     const t = TL.el("table", { class: "kv", id: "detail-table" });
     for (const [k, v] of rows) t.append(TL.el("tr", {}, TL.el("th", { text: k }), TL.el("td", { text: v })));
     body.append(t);
