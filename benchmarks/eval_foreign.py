@@ -65,8 +65,14 @@ class AttributionScore:
 
     def add(self, events, sc) -> None:
         """Events are matched by evidence, as in eval_attribution.py: to the truth source owning
-        most of their reports (none: a false alarm), whatever their position."""
-        rid2truth = {r: i for i, t in enumerate(sc.truth) for r in t["report_ids"]}
+        most of their reports (none: a false alarm), whatever their position. The rounds of one
+        salvo count as one source here (one launcher, one party): an event blending its rounds
+        is that launcher's launch."""
+        key_of = [(t["shot"], t["kind"]) for t in sc.truth]
+        first = {}
+        for i, k in enumerate(key_of):
+            first.setdefault(k, i)
+        rid2truth = {r: first[key_of[i]] for i, t in enumerate(sc.truth) for r in t["report_ids"]}
         truth_of, matched = {}, {}
         for e in events:
             ids = [rid2truth[r] for r in e.reports if r in rid2truth]
@@ -97,8 +103,8 @@ class AttributionScore:
                     self.wrong.append({"event": e.id, "type": e.type, "named": e.responsible, "truth": fired_by,
                                        "attribution": e.attribution, "distance_to_line_m": e.distance_to_line_m,
                                        "ellipse_95": e.ellipse_95()})
-        for j, tr in enumerate(sc.truth):
-            if tr["kind"] != "launch" or len(tr["arrays"]) < 4 or j not in matched:
+        for j, tr in enumerate(sc.truth):  # a salvo: its first round stands for the launcher
+            if first[key_of[j]] != j or tr["kind"] != "launch" or len(tr["arrays"]) < 4 or j not in matched:
                 continue
             if float(self.t.distance_to_line_m(tr["lon"], tr["lat"])) <= 2000.0:
                 continue
@@ -114,7 +120,8 @@ class AttributionScore:
         pred, out = np.array(self.pred), np.array(self.outcome)
         table = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
                  for row in calibration_table(pred, out) if row["count"]] if len(pred) else []
-        return {"reliability": table,"named": self.named, "named_correct": round(self.correct / self.named, 4) if self.named else None,
+        return {"reliability": table, "named": self.named,
+                "named_correct": round(self.correct / self.named, 4) if self.named else None,
                 "abstention_eligible": self.eligible,
                 "abstention": round(self.abstained / self.eligible, 4) if self.eligible else None,
                 "brier_launches": round(float(np.mean((pred - out) ** 2)), 6) if len(pred) else None,

@@ -87,3 +87,30 @@ def test_isolated_launches_heard_by_few_arrays_are_named(shipped):
             truth_party = str(terr.party_at(tr["lon"], tr["lat"])) if tr and tr["kind"] == "launch" else None
             wrong += e.responsible != truth_party
     assert named >= 8 and wrong == 0, (named, withheld, wrong)
+
+
+def test_background_is_the_unexplained_rate_at_the_members():
+    """Array 0 has 36 unexplained detections in an hour, array 1 none: a source heard at both
+    sees 36 / 3600 s * 20 s = 0.2 at array 0 and 0 at array 1, mean 0.1."""
+    from truceline.analysis.acoustic_events import background_rate
+
+    t = np.r_[np.linspace(0.0, 3600.0, 36), 1000.0, 1000.5]
+    arr = np.r_[np.zeros(36, int), 0, 1]
+    class _Dets(SimpleNamespace):
+        def __len__(self):
+            return len(self.t)
+
+    dets = _Dets(t=t, arr=arr)
+    det = np.array([[36, 37]])
+    assert background_rate(dets, det, np.array([0])) == pytest.approx([0.5 * 36 / 3600.0 * 20.0], rel=0.03)
+
+
+def test_busy_arrays_keep_barely_determined_fits_undetermined(shipped):
+    """With clutter at 30 detections per array-hour, four of them line up by chance: no barely
+    determined acoustic-only launch is named."""
+    terr, prof = shipped
+    sc = make_scenario(seed=201, azimuth_fraction=0.0, n_arrays=12, n_shots=40, false_rate_per_array_h=30.0)
+    events = analyze_reports(sc.reports, {s["id"]: s for s in sc.sensors}, territory=terr, profile=prof)
+    weak = [e for e in events if e.type == "launch" and "explained_by_others" in e.quality
+            and set(e.report_kinds.values()) == {"acoustic"}]
+    assert weak and all(e.quality["background"] > 0.05 and e.responsible is None for e in weak)

@@ -298,21 +298,25 @@ def test_acoustic_fix_without_redundancy_is_not_attributed():
     assert with_radar["properties"]["responsible"] == "EAST"
 
 
-@pytest.mark.parametrize(("n", "azimuths", "share", "named"), [
-    (4, 0, 0.0, True),  # four arrivals no other source predicts: a source of its own
-    (5, 0, 0.2, True),  # one arrival predicted by chance, four of its own left
-    (5, 0, 0.4, False),  # two leftovers of other sources + three detections: not enough of its own
-    (4, 0, 0.25, False),
-    (3, 1, 0.0, True),  # three arrivals and an azimuth locate a source
-    (3, 0, 0.0, False),
-    (4, 0, None, False),  # the analysis did not check: stays undetermined
+@pytest.mark.parametrize(("n", "azimuths", "share", "background", "named"), [
+    (4, 0, 0.0, 0.01, True),  # four arrivals no other source predicts, quiet arrays: a source of its own
+    (5, 0, 0.2, 0.01, True),  # one arrival predicted by chance, four of its own left
+    (5, 0, 0.4, 0.01, False),  # two leftovers of other sources + three detections: not enough of its own
+    (4, 0, 0.25, 0.01, False),
+    (3, 1, 0.0, 0.01, True),  # three arrivals and an azimuth locate a source
+    (3, 0, 0.0, 0.01, False),
+    (4, 0, 0.0, 0.2, False),  # busy arrays: four clutter detections line up by chance there
+    (4, 0, None, 0.01, False),  # the analysis did not check: stays undetermined
+    (4, 0, 0.0, None, False),
 ])
-def test_barely_determined_fix_is_named_only_when_its_arrivals_are_its_own(n, azimuths, share, named):
+def test_barely_determined_fix_is_named_only_when_its_arrivals_are_its_own(n, azimuths, share, background, named):
     terr = _half_plane_terr()
     cov = [[30.0**2, 0.0], [0.0, 30.0**2]]
     q = {"dof": 1.2, "n_azimuths": azimuths}
     if share is not None:
         q["explained_by_others"] = share
+    if background is not None:
+        q["background"] = background
     f = _feature("A1", "launch", 0.005, 0.0, cov, sources={"acoustic": n}, quality=q)
     att.apply_attribution([f], terr, None)
     assert (f["properties"]["responsible"] == "EAST") is named

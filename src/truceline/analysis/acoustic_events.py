@@ -296,6 +296,25 @@ def explained_by_others(arrays: Arrays, dets: Detections, det: np.ndarray, sol: 
     return out
 
 
+def background_rate(dets: Detections, det: np.ndarray, test: np.ndarray,
+                    window_s: float = CROWD_WINDOW_S) -> np.ndarray:
+    """For each source in `test`, the mean over its member arrays of the unexplained detections
+    (clutter, other sources' leftovers) each array has per `2 * window_s`, at its average rate
+    over the data. Four unrelated detections line up as a source by chance at a rate that grows
+    with the fourth power of this rate, so a fit with few redundant measurements is only as
+    good as its arrays are quiet."""
+    test = np.asarray(test, dtype=np.int64)
+    if len(test) == 0 or len(dets) == 0:
+        return np.zeros(len(test))
+    used = explained(dets, det)
+    nA = int(dets.arr.max()) + 1
+    span = max(float(dets.t.max() - dets.t.min()), 1.0)
+    rate = np.bincount(dets.arr[~used], minlength=nA) / span
+    m = det[test] >= 0
+    per = np.where(m, rate[dets.arr[np.maximum(det[test], 0)]] * 2.0 * window_s, 0.0)
+    return per.sum(1) / np.maximum(m.sum(1), 1)
+
+
 HEARING_MIN_SOURCES = 20  # strong sources needed to measure how reliably arrays hear
 HEARING_MIN_ARRAYS = 6  # a source this well heard is surely real: its completeness measures hearing
 HEARING_MARGIN = 0.55  # a later round asks this share of what strong sources show

@@ -554,6 +554,7 @@ def _position_ok(feature: Mapping[str, Any]) -> tuple[float, float] | None:
 
 MIN_REDUNDANT_DOF = 2.0
 MIN_OWN_ARRIVALS = 4  # arrivals no other located source predicts (3 suffice with an azimuth)
+MAX_BACKGROUND = 0.05  # unexplained detections per member array within +-10 s (~9 per array-hour)
 
 
 def _barely_determined(props: dict[str, Any]) -> bool:
@@ -565,8 +566,10 @@ def _barely_determined(props: dict[str, Any]) -> bool:
     `quality.explained_by_others` is the share of its arrivals another located source
     predicts (`acoustic_events.explained_by_others`), and the arrivals left must still locate
     a source by themselves (`MIN_OWN_ARRIVALS`, or one fewer with an azimuth): a mixture of
-    a few leftovers with a few detections of its own fails that. Without the check the event
-    stays undetermined; radar or drone evidence, or more arrays, lift this. Also
+    a few leftovers with a few detections of its own fails that. Its arrays must also be quiet
+    (`quality.background`, unexplained detections per member array within +-10 s, at most
+    `MAX_BACKGROUND`): chance fits of clutter grow with the fourth power of that rate. Without
+    these checks the event stays undetermined; radar or drone evidence, or more arrays, lift this. Also
     true for a launch the analysis marked `quality.uncorroborated` (a radar-only track that
     nearby arrays did not hear)."""
     sources = props.get("sources")
@@ -583,6 +586,9 @@ def _barely_determined(props: dict[str, Any]) -> bool:
     n = sources.get("acoustic")
     if not (isinstance(share, int | float) and isinstance(n, int) and 0.0 <= share <= 1.0):
         return True
+    background = quality.get("background")
+    if not (isinstance(background, int | float) and background <= MAX_BACKGROUND):
+        return True  # among frequent unexplained detections, four of them line up by chance
     own = round(n * (1.0 - share))
     need = MIN_OWN_ARRIVALS - (1 if (quality.get("n_azimuths") or 0) >= 1 else 0)
     return own < need
@@ -603,9 +609,12 @@ def withheld_reason(props: Mapping[str, Any]) -> str | None:
         return (f"only a radar track reports this launch, and {quality.get('silent_arrays')} acoustic arrays "
                 "within 10 km heard nothing, so the radar alone does not accuse anyone")
     if _barely_determined(dict(props)):
-        share = quality.get("explained_by_others")
+        share, bg = quality.get("explained_by_others"), quality.get("background")
         why = ("" if not isinstance(share, int | float) else
-               f", and other located sources predict {share:.0%} of its arrivals (it may be made of their leftovers)")
+               f", other located sources predict {share:.0%} of its arrivals (it may be made of their leftovers)")
+        if isinstance(bg, int | float) and bg > MAX_BACKGROUND:
+            why += (f", and its arrays have {bg:.2f} unexplained detections each within 10 s (above "
+                    f"{MAX_BACKGROUND:g}: chance alignments of clutter are frequent there)")
         return (f"the acoustic fix has {quality.get('dof')} redundant measurements (fewer than "
                 f"{MIN_REDUNDANT_DOF:g}){why}: its consistency test cannot reveal a wrong association, so its small "
                 "ellipse is not trusted to accuse anyone")

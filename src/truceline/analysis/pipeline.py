@@ -19,6 +19,7 @@ from scipy.spatial import cKDTree
 from . import chi2, geodesy, salvo
 from .acoustic import AcousticColumns, build_tables
 from .acoustic_events import (
+    background_rate,
     explained,
     explained_by_others,
     locate_sources,
@@ -127,6 +128,7 @@ def _acoustic_sources(reports: AcousticColumns, registry, cfg, workers: int | No
     reach = max((cfg or AssociationConfig()).r_max_m, network_reach(arrays))
     leftover = dict(zip(weak.tolist(), explained_by_others(arrays, dets, accepted_det, sol, weak, reach).tolist(),
                         strict=True))
+    background = dict(zip(weak.tolist(), background_rate(dets, accepted_det, weak).tolist(), strict=True))
     unexplained_labels = np.bincount(dets.label[~explained(dets, accepted_det)].astype(np.int64), minlength=3)[:3]
     out: list[_Src] = []
     for s in np.nonzero(src.accepted)[0]:
@@ -137,6 +139,7 @@ def _acoustic_sources(reports: AcousticColumns, registry, cfg, workers: int | No
              "unexplained_nearby": round(float(crowd[s]), 3)}
         if s in leftover:
             q["explained_by_others"] = round(float(leftover[s]), 3)
+            q["background"] = round(float(background[s]), 4)
         out.append(_Src(
             lon=float(sol.lon[s]), lat=float(sol.lat[s]), cov=sol.cov[s, :2, :2].copy(),
             time=dets.t_ref + float(sol.t0[s]), time_var=float(sol.cov[s, 2, 2]),
