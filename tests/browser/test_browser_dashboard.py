@@ -217,20 +217,26 @@ def test_grid_aggregation_in_the_browser(browser_ctx, bworld):
             pg.close()
 
 
+def show_only(page, bworld, event_type: str) -> None:
+    """Filter the map to every day of the world and one event type; wait until all are drawn."""
+    days = sorted({f["properties"]["time"][:10] for f in bworld["features"]})
+    n = sum(f["properties"]["type"] == event_type for f in bworld["features"])
+    page.fill("#f-start", days[0])
+    page.fill("#f-end", days[-1])
+    for t in page.locator("#f-types input").all():
+        if t.get_attribute("value") != event_type:
+            t.uncheck()
+    page.wait_for_function(f"document.getElementById('map').dataset.total == '{n}'")
+    page.wait_for_selector("#map[data-loading='0']")
+
+
 def test_stacked_events_open_as_a_list(page, server, bworld):
     """Events at one position (a monitor's post) share a marker that lists them all."""
     monitors = [s for s in bworld["sensors"] if s["kind"] == "monitor"]
     reports = [f for f in bworld["features"] if f["properties"]["type"] == "monitor_report"]
     assert 0 < len(monitors) < len(reports)  # so at least two reports share a post
     wait_map(page, server)
-    days = sorted({f["properties"]["time"][:10] for f in bworld["features"]})
-    page.fill("#f-start", days[0])
-    page.fill("#f-end", days[-1])
-    for t in page.locator("#f-types input").all():
-        if t.get_attribute("value") != "monitor_report":
-            t.uncheck()
-    page.wait_for_function(f"document.getElementById('map').dataset.total == '{len(reports)}'")
-    page.wait_for_selector("#map[data-loading='0']")
+    show_only(page, bworld, "monitor_report")
     assert drawn(page) == len(reports)
     stack = page.locator("#g-events circle.stack").first
     n = int(stack.get_attribute("data-n"))
@@ -250,17 +256,9 @@ def test_analyst_sees_what_a_sighting_needs_to_be_confirmed(page, server, bworld
     confirm in the analyst's detail panel."""
     doubt = [f["properties"] for f in bworld["features"] if f["properties"].get("violations_to_confirm")]
     assert doubt
-    sightings = [f for f in bworld["features"] if f["properties"]["type"] == "weapon_sighting"]
     login(page, server, "analyst")
     wait_map(page, server)
-    days = sorted({f["properties"]["time"][:10] for f in bworld["features"]})
-    page.fill("#f-start", days[0])
-    page.fill("#f-end", days[-1])
-    for t in page.locator("#f-types input").all():
-        if t.get_attribute("value") != "weapon_sighting":
-            t.uncheck()
-    page.wait_for_function(f"document.getElementById('map').dataset.total == '{len(sightings)}'")
-    page.wait_for_selector("#map[data-loading='0']")
+    show_only(page, bworld, "weapon_sighting")
     page.locator(f"#g-events circle[data-id='{doubt[0]['id']}']").click(force=True)
     page.wait_for_selector("#detail:not([hidden]) #detail-table")
     body = page.inner_text("#detail-body")

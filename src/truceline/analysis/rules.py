@@ -439,12 +439,10 @@ def evaluate_rules(
             props["violations_to_confirm"] = doubtful
         else:
             props.pop("violations_to_confirm", None)
-    _fill_location(features, territory, profile, x.dist)
+    _fill_location(features, territory, x.dist)
 
 
-def _fill_location(
-    features: list[dict[str, Any]], territory: Any, profile: Any, known_dist: np.ndarray
-) -> None:
+def _fill_location(features: list[dict[str, Any]], territory: Any, known_dist: np.ndarray) -> None:
     todo = []
     for i, f in enumerate(features):
         p = f["properties"]
